@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	# a pinned, fully resolved set installed without resolution: face_recognition must not pull
 	# a source build of dlib (dlib-bin provides the same module; see ../shared/notes/face.md)
 	$(PIP) install -q --disable-pip-version-check --no-deps -r requirements.lock
-	$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	@touch $@
 
 venv: $(STAMP)   ## the Python environment with every dependency

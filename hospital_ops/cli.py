@@ -34,6 +34,13 @@ app.add_typer(bench_app, name="bench")
 #: (parent, name, module, attribute, help) of each room's sub-commands.
 _ROOMS: list[tuple[typer.Typer, str, str, str, str | None]] = [
     (app, "db", "hospital_ops.store.cli", "app", "The database: migrations."),
+    (app, "triage", "triage_kiosk.cli", "app", "Triage kiosk: the rules engine and its evaluation."),
+    (app, "sim", "sim.cli", "app", "The digital twin: scenarios, replications, reports."),
+    (app, "robots", "robots.cli", "app", "ROS 2 robots: driver and lift manager nodes, interfaces."),
+    (app, "users", "ops_dashboard.cli", "users_app", "Staff accounts and device tokens."),
+    (app, "serve", "ops_dashboard.cli", "serve", None),
+    (bench_app, "lilim", "scheduler.lilim.cli", "lilim", None),
+    (bench_app, "dispatch", "scheduler.cli", "dispatch", None),
 ]
 
 

@@ -1,0 +1,421 @@
+"""The versioned REST API (``/api/v1``) with its OpenAPI document generated from these schemas.
+
+Bad input answers 4xx with ``{"error": {"status", "message", "field"}}`` naming the field and
+the reason; a created task is in the database before the 201 leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from hospital_ops.domain import Priority, RobotMode, TaskKind, TaskStatus
+from hospital_ops.store import DuplicateError, IllegalTransitionError, InvalidInputError, NotFoundError
+from ops_dashboard import live
+from ops_dashboard.auth import api_error, current_principal, roles_required
+from ops_dashboard.services import FieldError, OpsContext, alert_json, build_task, kpis, new_pin, robot_json, task_json
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Deliveries, robots, alerts and KPIs")
+
+
+def ctx() -> OpsContext:
+    return current_app.extensions["hospital_ops"]  # type: ignore[no-any-return]
+
+
+# ---- schemas (documentation and shape checks) -----------------------------------------------
+
+
+class HandlingSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    cold_chain = fields.Boolean(load_default=False)
+    controlled = fields.Boolean(load_default=False)
+    max_transit_s = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+
+class TaskCreateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "client id (idempotency)"})
+    ward = fields.String(metadata={"description": "ward id; fills pickup/dropoff from the ward's defaults"})
+    pickup = fields.String(metadata={"description": "campus location id"})
+    dropoff = fields.String(metadata={"description": "campus location id"})
+    priority = fields.String(load_default="routine", validate=validate.OneOf([p.value for p in Priority]))
+    kind = fields.String(load_default="medication", validate=validate.OneOf([k.value for k in TaskKind]))
+    units = fields.Integer(load_default=1, validate=validate.Range(min=1, max=8))
+    items = fields.List(fields.String(), load_default=list)
+    handling = fields.Nested(HandlingSchema, load_default=dict)
+    earliest_s = fields.Integer(metadata={"description": "Unix seconds; default now"})
+    deadline_s = fields.Integer(metadata={"description": "Unix seconds; default by priority"})
+    pin = fields.String(
+        validate=validate.Regexp(r"^\d{4,8}$"), metadata={"description": "receiver PIN; generated if absent"}
+    )
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    pickup = fields.String()
+    dropoff = fields.String()
+    priority = fields.String()
+    kind = fields.String()
+    units = fields.Integer()
+    items = fields.List(fields.String())
+    handling = fields.Nested(HandlingSchema)
+    earliest_s = fields.Integer()
+    deadline_s = fields.Integer()
+    requester = fields.String()
+    ward = fields.String(allow_none=True)
+    status = fields.String()
+    robot_id = fields.String(allow_none=True)
+    eta_s = fields.Integer(allow_none=True)
+    late = fields.Boolean()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class TaskCreatedSchema(TaskSchema):
+    pin = fields.String(metadata={"description": "shown once; give it only to the receiver"})
+
+
+class TaskQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf([s.value for s in TaskStatus]))
+    priority = fields.String(validate=validate.OneOf([p.value for p in Priority]))
+    ward = fields.String()
+    robot_id = fields.String()
+    open = fields.Boolean()
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class CancelSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    reason = fields.String(load_default="cancelled by requester", validate=validate.Length(max=500))
+
+
+class HandoverSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    end = fields.String(required=True, validate=validate.OneOf(["pickup", "dropoff"]))
+    method = fields.String(required=True, validate=validate.OneOf(["pin", "badge"]))
+    secret = fields.String(
+        required=True, validate=validate.Length(min=1, max=128), metadata={"description": "PIN or badge id"}
+    )
+
+
+class RobotSchema(Schema):
+    id = fields.String()
+    location = fields.String()
+    mode = fields.String()
+    battery_pct = fields.Float()
+    capacity_units = fields.Integer()
+    capabilities = fields.List(fields.String())
+    on_board = fields.List(fields.String())
+    last_heartbeat_at = fields.String(allow_none=True)
+
+
+class AlertSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    severity = fields.String()
+    subject = fields.String()
+    message = fields.String()
+    raised_at = fields.String()
+    acknowledged_at = fields.String(allow_none=True)
+    acknowledged_by = fields.String(allow_none=True)
+
+
+class AlertCreateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    message = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    severity = fields.String(load_default="warning", validate=validate.OneOf(["info", "warning", "critical"]))
+    subject = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class AlertQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    open = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class FleetReportSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    robots = fields.List(fields.Dict(), load_default=list)
+    lifts = fields.List(fields.Dict(), load_default=list)
+
+
+class KpiSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    at_s = fields.Integer()
+    open_tasks = fields.Dict()
+    late_tasks = fields.Integer()
+    stat_on_time_today = fields.Dict()
+    robots = fields.Dict()
+    lift_queue = fields.Integer()
+    ed_queue_by_level = fields.Dict()
+    alerts_open = fields.Integer()
+
+
+# ---- tasks --------------------------------------------------------------------------------
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @roles_required("tasks.read")
+    @blp.arguments(TaskQuerySchema, location="query")
+    @blp.response(200, TaskSchema(many=True))
+    def get(self, q: dict[str, Any]) -> Any:
+        """List delivery tasks, filtered by status, priority, ward or robot."""
+        recs = ctx().store.list_tasks(
+            status=q.get("status"),
+            priority=q.get("priority"),
+            ward=q.get("ward"),
+            robot_id=q.get("robot_id"),
+            open_only=bool(q.get("open")),
+            limit=q["limit"],
+            offset=q["offset"],
+        )
+        return [task_json(r) for r in recs]
+
+    @roles_required("tasks.create")
+    @blp.arguments(TaskCreateSchema)
+    @blp.response(201, TaskCreatedSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Request a delivery. The task is stored before the 201; the receiver's PIN is returned once."""
+        who = current_principal()
+        assert who is not None
+        c = ctx()
+        try:
+            task, ward = build_task(c, body, requester=who.username)
+        except FieldError as exc:
+            return api_error(422, exc.message, field=exc.field)
+        except ValueError as exc:
+            return api_error(422, str(exc))
+        pin = body.get("pin") or new_pin()
+        try:
+            rec = c.store.add_task(task, actor=who.username, pin=pin, ward=ward)
+        except DuplicateError as exc:
+            return api_error(409, str(exc), field="id")
+        except InvalidInputError as exc:
+            return api_error(422, str(exc))
+        out = task_json(rec, c.campus) | {"pin": pin}
+        live.publish_task(rec)
+        return out
+
+
+@blp.route("/tasks/<task_id>")
+class TaskItem(MethodView):
+    @roles_required("tasks.read")
+    @blp.response(200, TaskSchema)
+    def get(self, task_id: str) -> Any:
+        """One task with its status, robot and promised ETA."""
+        try:
+            rec = ctx().store.get_task(task_id)
+        except NotFoundError as exc:
+            return api_error(404, str(exc))
+        return task_json(rec, ctx().campus) | {
+            "history": [
+                {"from": h.from_status, "to": h.to_status, "at": h.at.isoformat(), "actor": h.actor, "reason": h.reason}
+                for h in ctx().store.task_history(task_id)
+            ]
+        }
+
+
+@blp.route("/tasks/<task_id>/cancel")
+class TaskCancel(MethodView):
+    @roles_required("tasks.cancel")
+    @blp.arguments(CancelSchema)
+    @blp.response(200, TaskSchema)
+    def post(self, body: dict[str, Any], task_id: str) -> Any:
+        """Cancel a task that has not been picked up yet."""
+        who = current_principal()
+        assert who is not None
+        try:
+            rec = ctx().store.transition_task(task_id, TaskStatus.CANCELLED, actor=who.username, reason=body["reason"])
+        except NotFoundError as exc:
+            return api_error(404, str(exc))
+        except IllegalTransitionError as exc:
+            return api_error(409, str(exc), field="status")
+        live.publish_task(rec)
+        return task_json(rec)
+
+
+@blp.route("/tasks/<task_id>/handover")
+class TaskHandover(MethodView):
+    @roles_required("custody.handover")
+    @blp.arguments(HandoverSchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any], task_id: str) -> Any:
+        """Open the robot's drawer for this task with a PIN or badge: a custody event at that end."""
+        who = current_principal()
+        assert who is not None
+        c = ctx()
+        try:
+            rec = c.store.get_task(task_id)
+        except NotFoundError as exc:
+            return api_error(404, str(exc))
+        if rec.robot_id is None:
+            return api_error(409, f"task {task_id}: no robot is assigned yet", field="task")
+        expected = TaskStatus.PLANNED if body["end"] == "pickup" else TaskStatus.PICKED_UP
+        if rec.status is not expected:
+            return api_error(409, f"task {task_id}: is {rec.status.value}, not ready for {body['end']}", field="end")
+        result = live.bridge_call(
+            "open_drawer",
+            {
+                "robot_id": rec.robot_id,
+                "task_id": task_id,
+                "end": body["end"],
+                "method": body["method"],
+                "secret": body["secret"],
+                "actor": who.username,
+            },
+        )
+        if result is None:
+            return api_error(503, "the robot fleet is not connected; try again or call the robot desk")
+        if not result.get("ok"):
+            return api_error(403, result.get("reason", "drawer refused"), field="secret")
+        return result
+
+
+# ---- robots, fleet reports from the bridge ----------------------------------------------------
+
+
+@blp.route("/robots")
+class Robots(MethodView):
+    @roles_required("robots.read")
+    @blp.response(200, RobotSchema(many=True))
+    def get(self) -> Any:
+        """Every robot with its last known state."""
+        c = ctx()
+        return [robot_json(r, c.fleet.get(r.id)) for r in c.store.list_robots()]
+
+
+@blp.route("/fleet/report")
+class FleetReport(MethodView):
+    @roles_required("robots.report")
+    @blp.arguments(FleetReportSchema)
+    @blp.response(202)
+    def post(self, body: dict[str, Any]) -> Any:
+        """The ROS bridge's batch of robot and lift states (pushed to dashboards at once)."""
+        c = ctx()
+        for r in body["robots"]:
+            rid = r.get("id")
+            if not isinstance(rid, str) or not rid:
+                return api_error(422, "each robot needs an id", field="robots.id")
+            if "mode" in r and r["mode"] not in [m.value for m in RobotMode]:
+                return api_error(422, f"unknown mode {r['mode']!r}", field="robots.mode")
+            c.fleet[rid] = r
+        for lift in body["lifts"]:
+            lid = lift.get("id")
+            if not isinstance(lid, str) or not lid:
+                return api_error(422, "each lift needs an id", field="lifts.id")
+            c.lifts[lid] = lift
+        live.publish_fleet(body["robots"], body["lifts"])
+        return {"accepted": len(body["robots"]) + len(body["lifts"])}
+
+
+# ---- alerts and KPIs --------------------------------------------------------------------------
+
+
+@blp.route("/alerts")
+class Alerts(MethodView):
+    @roles_required("alerts.read")
+    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.response(200, AlertSchema(many=True))
+    def get(self, q: dict[str, Any]) -> Any:
+        """Alerts, newest first."""
+        return [alert_json(a) for a in ctx().store.list_alerts(open_only=q["open"], limit=q["limit"])]
+
+    @roles_required("alerts.raise")
+    @blp.arguments(AlertCreateSchema)
+    @blp.response(201, AlertSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Raise an alert for staff (robots, kiosks, the hospital system)."""
+        who = current_principal()
+        assert who is not None
+        a = ctx().store.raise_alert(
+            body["kind"], body["message"], severity=body["severity"], subject=body["subject"], actor=who.username
+        )
+        live.publish_alert(a)
+        return alert_json(a)
+
+
+@blp.route("/alerts/<int:alert_id>/ack")
+class AlertAck(MethodView):
+    @roles_required("alerts.ack")
+    @blp.response(200, AlertSchema)
+    def post(self, alert_id: int) -> Any:
+        """Acknowledge an alert (the first acknowledgement counts)."""
+        who = current_principal()
+        assert who is not None
+        try:
+            a = ctx().store.ack_alert(alert_id, by=who.username)
+        except NotFoundError as exc:
+            return api_error(404, str(exc))
+        live.publish_alert(a)
+        return alert_json(a)
+
+
+@blp.route("/kpis")
+class Kpis(MethodView):
+    @roles_required("kpis.read")
+    @blp.response(200, KpiSchema)
+    def get(self) -> Any:
+        """The dashboard's KPI tiles."""
+        return kpis(ctx())
+
+
+@blp.route("/campus")
+class CampusView(MethodView):
+    @roles_required("campus.read")
+    @blp.response(200)
+    def get(self) -> Any:
+        """Buildings, floors, wards and delivery points (for clients that draw maps or forms)."""
+        c = ctx().campus
+        return {
+            "name": c.name,
+            "beds": c.total_beds,
+            "buildings": [
+                {
+                    "id": b.id,
+                    "name": b.name,
+                    "name_zh": b.name_zh,
+                    "floors": list(b.floors),
+                    "lifts": [lf.id for lf in b.lifts],
+                }
+                for b in c.buildings.values()
+            ],
+            "wards": [
+                {
+                    "id": w.id,
+                    "name": w.name,
+                    "name_zh": w.name_zh,
+                    "building": w.building,
+                    "floor": w.floor,
+                    "beds": w.beds,
+                    "station": w.station,
+                }
+                for w in c.wards
+            ],
+            "delivery_points": c.delivery_points(),
+        }

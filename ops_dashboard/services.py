@@ -1,0 +1,262 @@
+"""What the web layer does with the store and the campus: new tasks, KPIs, JSON views.
+
+Plain functions over the store, the campus and a clock, so pages, the REST API and the FHIR
+intake share one way to create a delivery and one way to count the KPIs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hospital_ops.campus import Campus, LocationKind
+from hospital_ops.domain import (
+    DEFAULT_TURNAROUND_S,
+    DeliveryTask,
+    Handling,
+    Priority,
+    RobotMode,
+    TaskKind,
+    TaskStatus,
+)
+from hospital_ops.store import Store
+from hospital_ops.store.records import Alert, RobotRecord, TaskRecord
+
+
+class FieldError(ValueError):
+    """Bad input for one field; the API answers 422 naming it."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class OpsContext:
+    """Everything a request handler needs, bound to the app (``app.extensions["hospital_ops"]``)."""
+
+    store: Store
+    campus: Campus
+    clock: Callable[[], float] = time.time
+    #: Live fleet view pushed by the ROS bridge: robot id -> state dict; lift id -> state dict.
+    fleet: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lifts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def now_s(self) -> int:
+        return int(self.clock())
+
+
+def new_task_id(now_s: int) -> str:
+    day = datetime.fromtimestamp(now_s, UTC).strftime("%Y%m%d")
+    return f"T{day}-{secrets.token_hex(4).upper()}"
+
+
+def new_pin() -> str:
+    """A 6-digit receiver PIN (shown once to the requester, stored only as a hash)."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def _location(campus: Campus, value: Any, field_name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise FieldError(field_name, "must be a location id of the campus")
+    if value not in campus.locations:
+        raise FieldError(field_name, f"unknown location '{value}'")
+    return value
+
+
+def default_pickup(campus: Campus, kind: TaskKind, ward_station: str) -> tuple[str, str]:
+    """(pickup, dropoff) for a ward's request: medication comes from the pharmacy to the ward,
+    specimens go from the ward to the laboratory."""
+    pharmacy = next(p.id for p in campus.by_kind(LocationKind.PHARMACY) if p.building == "MT" and p.floor != "B1")
+    lab = campus.by_kind(LocationKind.LAB)[0].id
+    if kind is TaskKind.SPECIMEN:
+        return ward_station, lab
+    return pharmacy, ward_station
+
+
+def build_task(ctx: OpsContext, data: Mapping[str, Any], *, requester: str) -> tuple[DeliveryTask, str | None]:
+    """A validated DeliveryTask from request data (and the ward it is for). Raises FieldError."""
+    now = ctx.now_s()
+    try:
+        priority = Priority(data.get("priority", "routine"))
+    except ValueError:
+        raise FieldError("priority", "must be one of stat, urgent, routine") from None
+    try:
+        kind = TaskKind(data.get("kind", "medication"))
+    except ValueError:
+        raise FieldError("kind", "must be one of medication, specimen, supply") from None
+    ward_id = data.get("ward")
+    ward = None
+    if ward_id is not None:
+        ward = next((w for w in ctx.campus.wards if w.id == ward_id), None)
+        if ward is None:
+            raise FieldError("ward", f"unknown ward '{ward_id}'")
+    pickup = data.get("pickup")
+    dropoff = data.get("dropoff")
+    if (pickup is None or dropoff is None) and ward is not None:
+        dp, dd = default_pickup(ctx.campus, kind, ward.station)
+        pickup = pickup or dp
+        dropoff = dropoff or dd
+    if pickup is None:
+        raise FieldError("pickup", "missing (give pickup and dropoff, or a ward)")
+    if dropoff is None:
+        raise FieldError("dropoff", "missing (give pickup and dropoff, or a ward)")
+    pickup = _location(ctx.campus, pickup, "pickup")
+    dropoff = _location(ctx.campus, dropoff, "dropoff")
+    if pickup == dropoff:
+        raise FieldError("dropoff", "is the same place as pickup")
+    earliest = data.get("earliest_s", now)
+    if isinstance(earliest, bool) or not isinstance(earliest, int):
+        raise FieldError("earliest_s", "must be whole seconds (Unix time)")
+    deadline = data.get("deadline_s", max(earliest, now) + DEFAULT_TURNAROUND_S[priority])
+    if isinstance(deadline, bool) or not isinstance(deadline, int):
+        raise FieldError("deadline_s", "must be whole seconds (Unix time)")
+    if deadline < earliest:
+        raise FieldError("deadline_s", "is before the earliest pickup")
+    units = data.get("units", 1)
+    if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 8:
+        raise FieldError("units", "must be 1 to 8 drawer slots")
+    h = data.get("handling") or {}
+    if not isinstance(h, Mapping):
+        raise FieldError("handling", "must be an object")
+    max_transit = h.get("max_transit_s")
+    if max_transit is not None and (
+        isinstance(max_transit, bool) or not isinstance(max_transit, int) or max_transit <= 0
+    ):
+        raise FieldError("handling.max_transit_s", "must be positive whole seconds")
+    items = data.get("items") or []
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise FieldError("items", "must be a list of strings")
+    task_id = data.get("id") or new_task_id(now)
+    if not isinstance(task_id, str) or not 1 <= len(task_id) <= 64:
+        raise FieldError("id", "must be a string of 1 to 64 characters")
+    task = DeliveryTask(
+        id=task_id,
+        pickup=pickup,
+        dropoff=dropoff,
+        priority=priority,
+        earliest_s=earliest,
+        deadline_s=deadline,
+        kind=kind,
+        units=units,
+        items=tuple(items),
+        handling=Handling(
+            cold_chain=bool(h.get("cold_chain", False)),
+            controlled=bool(h.get("controlled", False)),
+            max_transit_s=max_transit,
+        ),
+        requester=requester,
+    )
+    if ward is None:
+        ward = ctx.campus.ward_of_station(dropoff) or ctx.campus.ward_of_station(pickup)
+    return task, (ward.id if ward else None)
+
+
+def task_json(rec: TaskRecord, campus: Campus | None = None) -> dict[str, Any]:
+    t = rec.task
+    out: dict[str, Any] = {
+        "id": t.id,
+        "pickup": t.pickup,
+        "dropoff": t.dropoff,
+        "priority": t.priority.value,
+        "kind": t.kind.value,
+        "units": t.units,
+        "items": list(t.items),
+        "handling": {
+            "cold_chain": t.handling.cold_chain,
+            "controlled": t.handling.controlled,
+            "max_transit_s": t.handling.max_transit_s,
+        },
+        "earliest_s": t.earliest_s,
+        "deadline_s": t.deadline_s,
+        "requester": t.requester,
+        "ward": rec.ward,
+        "status": rec.status.value,
+        "robot_id": rec.robot_id,
+        "eta_s": rec.eta_s,
+        "late": rec.eta_s is not None and rec.eta_s > t.deadline_s,
+        "created_at": rec.created_at.isoformat(),
+        "updated_at": rec.updated_at.isoformat(),
+    }
+    if campus is not None:
+        for key in ("pickup", "dropoff"):
+            loc = campus.locations.get(getattr(t, key))
+            if loc is not None:
+                out[f"{key}_name"] = {"en": loc.name, "zh": loc.name_zh}
+    return out
+
+
+def robot_json(rec: RobotRecord, live: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    r = rec.robot
+    out = {
+        "id": r.id,
+        "location": r.location,
+        "mode": r.mode.value,
+        "battery_pct": round(r.battery_pct, 1),
+        "capacity_units": r.capacity_units,
+        "capabilities": sorted(c.value for c in r.capabilities),
+        "on_board": list(r.on_board),
+        "last_heartbeat_at": rec.last_heartbeat_at.isoformat() if rec.last_heartbeat_at else None,
+    }
+    if live:
+        out.update({k: v for k, v in live.items() if k not in ("id",)})
+    return out
+
+
+def alert_json(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "severity": a.severity.value,
+        "subject": a.subject,
+        "message": a.message,
+        "raised_at": a.raised_at.isoformat(),
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "acknowledged_by": a.acknowledged_by,
+    }
+
+
+def start_of_day_s(now_s: int) -> int:
+    d = datetime.fromtimestamp(now_s, UTC)
+    return int(d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+def kpis(ctx: OpsContext) -> dict[str, Any]:
+    """The dashboard's tiles, computed from the store and the live fleet view."""
+    now = ctx.now_s()
+    day0 = start_of_day_s(now)
+    open_tasks = ctx.store.open_tasks()
+    by_prio = Counter(r.task.priority.value for r in open_tasks)
+    late_open = [r.id for r in open_tasks if (r.eta_s or now) > r.task.deadline_s]
+    done_today = [
+        r
+        for r in ctx.store.list_tasks(status=TaskStatus.DELIVERED, priority=Priority.STAT)
+        if r.updated_at.timestamp() >= day0
+    ]
+    on_time = sum(1 for r in done_today if r.updated_at.timestamp() <= r.task.deadline_s)
+    robots = ctx.store.list_robots()
+    modes = Counter((ctx.fleet.get(r.id, {}).get("mode") or r.robot.mode.value) for r in robots)
+    lift_queue = sum(int(v.get("queue", 0)) for v in ctx.lifts.values())
+    since = max(day0, now - 4 * 3600)
+    triage = [t for t in ctx.store.triage_results(limit=2000) if t.at.timestamp() >= since]
+    ed_levels = Counter(int(t.result.level) for t in triage)
+    return {
+        "at_s": now,
+        "open_tasks": {p.value: by_prio.get(p.value, 0) for p in Priority} | {"total": len(open_tasks)},
+        "late_tasks": len(late_open),
+        "stat_on_time_today": {
+            "delivered": len(done_today),
+            "on_time": on_time,
+            "pct": round(100.0 * on_time / len(done_today), 1) if done_today else None,
+        },
+        "robots": {m.value: modes.get(m.value, 0) for m in RobotMode} | {"total": len(robots)},
+        "lift_queue": lift_queue,
+        "ed_queue_by_level": {str(level): ed_levels.get(level, 0) for level in range(1, 6)},
+        "alerts_open": len(ctx.store.list_alerts(open_only=True)),
+    }

@@ -1,0 +1,1 @@
+"""rclpy node shells (import rclpy and the generated hospital_ops_interfaces; run as processes)."""

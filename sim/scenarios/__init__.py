@@ -1,0 +1,1 @@
+"""Shipped scenario files (a package so that setuptools ships the YAML files)."""

@@ -1,0 +1,154 @@
+"""The `sim` command line (run, compare, capacity, live) and the live demand driver."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.demand import delivery_requests
+from sim.live import LiveDriver
+from sim.scenario import Scenario
+from sim.site import Site
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory, tiny: Scenario) -> Path:
+    path = tmp_path_factory.mktemp("scn") / "tiny.yaml"
+    data = tiny.model_dump(mode="json", exclude={"base_dir"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_run_writes_report_and_results(tiny_file: Path, tmp_path: Path) -> None:
+    """`sim run` writes report.html with its PNG plots and results.json with a mean and CI per KPI."""
+    out = tmp_path / "rep"
+    res = runner.invoke(
+        app, ["run", "--scenario", str(tiny_file), "--replications", "2", "--workers", "1", "--report", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["scenario"] == "small" and data["replications"] == 2
+    k = data["kpis"]["stat_on_time_pct"]
+    assert set(k) == {"mean", "ci95_low", "ci95_high"}
+    assert k["ci95_low"] is None or k["ci95_low"] <= k["mean"] <= k["ci95_high"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for png in ("queues.png", "turnaround.png", "robots.png", "lifts.png"):
+        assert (out / png).stat().st_size > 1000 and png in html
+
+
+def test_compare_reports_paired_differences(tiny_file: Path, tmp_path: Path) -> None:
+    """`sim compare` runs both policies on the same replications and reports their paired differences."""
+    out = tmp_path / "cmp"
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "--scenario",
+            str(tiny_file),
+            "--policies",
+            "ortools,greedy",
+            "-n",
+            "2",
+            "-w",
+            "1",
+            "--report",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    diff = data["paired_differences"]["ortools-greedy"]
+    assert diff["requests_per_day"]["mean"] == 0.0  # same demand: common random numbers
+    assert set(data["kpis"]) == {"ortools", "greedy"}
+
+
+def test_bad_input_gives_clear_errors_not_tracebacks(tmp_path: Path, tiny_file: Path) -> None:
+    """A misspelt scenario key, a bad policy list and a bad range each exit 2 with a message naming it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fleet:\n  robtos: 3\n", encoding="utf-8")
+    res = runner.invoke(app, ["run", "--scenario", str(bad), "--report", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "fleet.robtos: unknown key" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["compare", "--scenario", str(tiny_file), "--policies", "ortools,fifo"])
+    assert res.exit_code == 2 and "--policies" in res.output
+    res = runner.invoke(app, ["capacity", "--scenario", str(tiny_file), "--robots", "ten:20"])
+    assert res.exit_code == 2 and "--robots" in res.output
+
+
+def test_live_needs_the_running_stack(tiny_file: Path) -> None:
+    """`sim live` against a URL where nothing listens says it needs the running stack."""
+    res = runner.invoke(
+        app, ["live", "--scenario", str(tiny_file), "--target", "http://127.0.0.1:9", "--speed", "1000"]
+    )
+    assert res.exit_code == 2
+    assert "needs the running stack" in res.output
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, dict]]] = []
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Sink.received.append((self.path, json.loads(body)))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": "t"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_live_posts_tasks_to_the_api(tiny_file: Path) -> None:
+    """With something listening, `sim live` POSTs JSON tasks to /api/v1/tasks."""
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        res = runner.invoke(
+            app, ["live", "--scenario", str(tiny_file), "--target", url, "--speed", "1000000", "--limit", "5"]
+        )
+        assert res.exit_code == 0, res.output
+        assert "5 accepted" in res.output
+    finally:
+        server.shutdown()
+    path, body = _Sink.received[0]
+    assert path == "/api/v1/tasks"
+    assert {"pickup", "dropoff", "priority", "kind", "units", "handling", "earliest_s", "deadline_s"} <= set(body)
+    assert body["priority"] in ("stat", "urgent", "routine") and body["deadline_s"] >= body["earliest_s"]
+
+
+def test_demand_generator_yields_timestamped_requests_in_order(tiny: Scenario) -> None:
+    """The live demand generator yields requests in time order, the same for the same replication,
+    paced by the driver at 1/speed of their simulated gaps."""
+    site = Site.build(tiny)
+    reqs = list(delivery_requests(tiny, site, 0))
+    assert reqs and all(a.at_s <= b.at_s for a, b in itertools.pairwise(reqs))
+    assert [r.at_s for r in reqs] == [r.at_s for r in delivery_requests(tiny, site, 0)]
+    assert {r.source for r in reqs} >= {"lab", "med", "ed_lab"}
+    slept: list[float] = []
+    now = [1000.0]
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    driver = LiveDriver("http://x.invalid", 10.0, sleep=sleep, clock=lambda: now[0], post=lambda url, body: (201, ""))
+    posted = list(driver.run(reqs, limit=20))
+    assert len(posted) == 20
+    assert sum(slept) == pytest.approx((reqs[19].at_s - reqs[0].at_s) / 10.0)
