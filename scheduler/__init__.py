@@ -1,0 +1,32 @@
+"""Planning of medicine and specimen deliveries: OR-Tools planner, greedy baseline, rolling dispatcher.
+
+Pure Python over the core (no ROS, no Flask): ``scheduler.plan(problem, params, seed) -> Plan``.
+"""
+
+from scheduler.checker import check_plan
+from scheduler.dispatcher import (
+    DispatchError,
+    Dispatcher,
+    RobotAvailable,
+    RobotFault,
+    RobotLost,
+    RobotStateUpdate,
+    TaskAdded,
+    TaskCancelled,
+    TaskDelivered,
+    TaskPickedUp,
+)
+from scheduler.greedy import plan_greedy
+from scheduler.metrics import delivery_metrics, plan_metrics
+from scheduler.params import PlannerParams
+from scheduler.planner import charge_report, plan, quick_plan
+from scheduler.policy import DispatchPolicy, GreedyPolicy, OrToolsPolicy
+from scheduler.problem import PlanningError, Problem
+from scheduler.travel import MatrixTravel
+
+__all__ = [
+    "DispatchError", "DispatchPolicy", "Dispatcher", "GreedyPolicy", "MatrixTravel", "OrToolsPolicy",
+    "PlannerParams", "PlanningError", "Problem", "RobotAvailable", "RobotFault", "RobotLost", "RobotStateUpdate",
+    "TaskAdded", "TaskCancelled", "TaskDelivered", "TaskPickedUp", "charge_report", "check_plan",
+    "delivery_metrics", "plan", "plan_greedy", "plan_metrics", "quick_plan",
+]
