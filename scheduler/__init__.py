@@ -5,8 +5,8 @@ Pure Python over the core (no ROS, no Flask): ``scheduler.plan(problem, params, 
 
 from scheduler.checker import check_plan
 from scheduler.dispatcher import (
-    DispatchError,
     Dispatcher,
+    DispatchError,
     RobotAvailable,
     RobotFault,
     RobotLost,

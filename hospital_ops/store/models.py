@@ -101,6 +101,7 @@ class TaskRow(Base):
         CheckConstraint("pickup <> dropoff", name="ends"),
         CheckConstraint("max_transit_s IS NULL OR max_transit_s > 0", name="max_transit_s"),
         Index("ix_tasks_status_deadline", "status", "deadline_s"),
+        Index("ix_tasks_updated_at", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

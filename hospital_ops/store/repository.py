@@ -429,6 +429,26 @@ class Store:
         with self._read() as s:
             return [self._task_record(row) for row in s.scalars(query)]
 
+    def tasks_changed_since(self, since: datetime, *, limit: int = 5_000) -> list[TaskRecord]:
+        """Tasks created or changed at or after ``since`` (aware datetime), oldest change first.
+
+        What live views poll to push only what moved. Callers keep a small look-back window
+        and de-duplicate by ``updated_at``, because concurrent writers may commit slightly out
+        of timestamp order.
+        """
+        if not isinstance(since, datetime) or since.tzinfo is None:
+            raise InvalidInputError(f"since: must be a timezone-aware datetime, got {since!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"limit: must be a whole number >= 1, got {limit!r}")
+        query = (
+            select(TaskRow)
+            .where(TaskRow.updated_at >= since)
+            .order_by(TaskRow.updated_at, TaskRow.id)
+            .limit(limit)
+        )
+        with self._read() as s:
+            return [self._task_record(row) for row in s.scalars(query)]
+
     def open_tasks(self, **filters: Any) -> list[TaskRecord]:
         """Tasks not yet delivered, failed or cancelled (what the planner plans), by deadline."""
         return self.list_tasks(open_only=True, **filters)

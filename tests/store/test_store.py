@@ -240,6 +240,31 @@ def test_writes_are_visible_to_another_store_at_once(open_store: Callable[[], St
     assert a.get_task("T-1").status is TaskStatus.CANCELLED
 
 
+def test_tasks_changed_since_returns_what_moved_oldest_first(store: Store) -> None:
+    """Live views poll this: a task appears once per change, ordered by its last change."""
+    store.add_task(make_task("T-old"), actor="a")
+    store.add_task(make_task("T-quiet"), actor="a")
+    mark = store.get_task("T-quiet").updated_at
+    later = [r for r in store.tasks_changed_since(mark)]
+    assert "T-quiet" in [r.id for r in later]
+    store.transition_task("T-old", TaskStatus.PLANNED, actor="s", robot_id="R-1")
+    moved = store.get_task("T-old").updated_at
+    changed = store.tasks_changed_since(moved)
+    assert [r.id for r in changed] == ["T-old"]
+    assert changed[0].status is TaskStatus.PLANNED
+    everything = store.tasks_changed_since(datetime(2000, 1, 1, tzinfo=UTC))
+    assert [r.id for r in everything][-1] == "T-old"
+    assert [r.updated_at for r in everything] == sorted(r.updated_at for r in everything)
+    assert len(store.tasks_changed_since(datetime(2000, 1, 1, tzinfo=UTC), limit=1)) == 1
+
+
+def test_tasks_changed_since_refuses_a_naive_time(store: Store) -> None:
+    with pytest.raises(InvalidInputError, match="since: must be a timezone-aware datetime"):
+        store.tasks_changed_since(datetime(2026, 1, 1))
+    with pytest.raises(InvalidInputError, match="limit"):
+        store.tasks_changed_since(datetime(2026, 1, 1, tzinfo=UTC), limit=0)
+
+
 def test_task_filters(store: Store) -> None:
     """list_tasks filters by status, priority, kind, ward, requester and robot (one or several values);
     open_tasks leaves out finished ones; results are by deadline, then id; limit/offset page them."""
