@@ -3,7 +3,7 @@
 Every variable is prefixed ``HOSPITAL_OPS_`` (``HOSPITAL_OPS_DATA_DIR``, ``HOSPITAL_OPS_TIME_SCALE``,
 ...). The database URL is also read unprefixed as ``DATABASE_URL``; when both are set the prefixed
 one wins. Secrets (``HOSPITAL_OPS_SECRET_KEY``, ``HOSPITAL_OPS_BIOMETRIC_KEY``,
-``HOSPITAL_OPS_ID_HASH_KEY``) have no default in code: read them with :func:`require_secret`, which
+``HOSPITAL_OPS_ID_HASH_KEY``, ``HOSPITAL_OPS_QR_TOKEN_KEY``) have no default in code: read them with :func:`require_secret`, which
 says which variable to set and how to generate a value when one is missing. For a single machine,
 :func:`load_or_create_secrets` creates ``<data dir>/secrets.env`` (mode 0600) on first start and
 :meth:`Settings.load` with ``create_secrets=True`` fills missing secrets from it (the environment
@@ -34,8 +34,9 @@ SECRETS_FILE: Final = "secrets.env"
 #: Secret settings: field name -> what it protects.
 SECRET_FIELDS: Final[dict[str, str]] = {
     "secret_key": "signs web sessions and CSRF tokens",
-    "biometric_key": "encrypts face templates at rest (a Fernet key)",
+    "biometric_key": "encrypts face templates at rest (AES-256-GCM key: 32 bytes, base64)",
     "id_hash_key": "keys the hash of national id numbers",
+    "qr_token_key": "signs the check-in QR codes (shared with the hospital app's backend)",
 }
 #: Shortest secret accepted, in characters (a generated one has 44).
 MIN_SECRET_CHARS: Final = 32
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     biometric_key: SecretStr | None = None
     id_hash_key: SecretStr | None = None
+    qr_token_key: SecretStr | None = None
 
     @field_validator("time_scale")
     @classmethod
@@ -191,7 +193,7 @@ def require_secret(name: str, settings: Settings | None = None) -> str:
 
 
 def generate_secret() -> str:
-    """32 random bytes, URL-safe base64 (44 characters; also a valid Fernet key)."""
+    """32 random bytes, URL-safe base64 (44 characters; also a valid AES-256 key for the biometric store)."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
 
 
@@ -229,7 +231,7 @@ def load_or_create_secrets(data_dir: Path | str) -> dict[str, str]:
 
     Missing secrets are generated and written back; the file is always mode 0600 and a file
     that other users can read is refused (``PermissionError`` naming the fix). Returns the
-    secrets by field name (``{"secret_key": ..., "biometric_key": ..., "id_hash_key": ...}``).
+    secrets by field name (``{"secret_key": ..., "biometric_key": ..., ...}``, one per ``SECRET_FIELDS``).
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
