@@ -5,7 +5,7 @@ SQL for that URL's dialect."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -17,7 +17,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Autogenerate writes the store's UTC datetime as a plain timestamptz (migrations must not
     import the models, which change after them)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

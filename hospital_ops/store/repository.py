@@ -440,12 +440,7 @@ class Store:
             raise InvalidInputError(f"since: must be a timezone-aware datetime, got {since!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInputError(f"limit: must be a whole number >= 1, got {limit!r}")
-        query = (
-            select(TaskRow)
-            .where(TaskRow.updated_at >= since)
-            .order_by(TaskRow.updated_at, TaskRow.id)
-            .limit(limit)
-        )
+        query = select(TaskRow).where(TaskRow.updated_at >= since).order_by(TaskRow.updated_at, TaskRow.id).limit(limit)
         with self._read() as s:
             return [self._task_record(row) for row in s.scalars(query)]
 

@@ -72,7 +72,17 @@ def test_version() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [(), ("campus",), ("campus", "show"), ("campus", "route"), ("db",), ("db", "upgrade"), ("triage",), ("sim",), ("robots",)],
+    [
+        (),
+        ("campus",),
+        ("campus", "show"),
+        ("campus", "route"),
+        ("db",),
+        ("db", "upgrade"),
+        ("triage",),
+        ("sim",),
+        ("robots",),
+    ],
 )
 def test_help_at_every_level(path: tuple[str, ...]) -> None:
     result = _run(*path, "--help")
