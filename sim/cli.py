@@ -206,15 +206,22 @@ def live(
     scenario: ScenarioOpt = "default",
     replication: Annotated[int, typer.Option("--replication", min=0, help="Which demand stream to replay.")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after this many requests.")] = None,
+    via: Annotated[
+        str, typer.Option("--via", help="rest: POST /api/v1/tasks; fhir: ward orders as FHIR Bundles to /fhir/.")
+    ] = "rest",
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="HOSPITAL_OPS_TOKEN", help="Bearer token (kind 'his' for --via fhir)."),
+    ] = None,
 ) -> None:
-    """POST the scenario's delivery requests to TARGET/api/v1/tasks in scaled real time (load test)."""
+    """POST the scenario's delivery requests to TARGET/api/v1/tasks (or as FHIR orders) in scaled real time (load test)."""
     from sim.demand import delivery_requests
     from sim.live import LiveDriver, StackUnavailable, check_reachable
     from sim.site import Site
 
     sc = _load(scenario)
     try:
-        driver = LiveDriver(target, speed)
+        driver = LiveDriver(target, speed, via=via, token=token)
         check_reachable(target)
     except (ValueError, StackUnavailable) as exc:
         raise _err(str(exc)) from None

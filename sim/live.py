@@ -9,6 +9,11 @@ pharmacy, lab and ED requests with their times). :class:`LiveDriver` sleeps betw
      "earliest_s": 1764060000, "deadline_s": 1764060900, "requester": "lab"}
 
 Times are campus-clock seconds: the driver maps simulation time 0 to "now" when it starts.
+
+With ``via="fhir"`` each ward request goes instead as the hospital information system would send
+it: a FHIR transaction Bundle with the ServiceRequest / MedicationRequest behind it, POSTed to
+``{target}/fhir/`` (``hospital_ops.fhir.twin``); requests without a ward end (ED, supplies) stay on
+``/api/v1/tasks``. ``token`` is sent as ``Authorization: Bearer`` (FHIR needs a token of kind ``his``).
 Only ``urllib`` (standard library) is used, so it has no dependency the stack does not have.
 """
 
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from sim.demand import Request
 
 TASKS_PATH = "/api/v1/tasks"
+FHIR_PATH = "/fhir/"
 
 
 class StackUnavailable(RuntimeError):
@@ -61,9 +67,14 @@ def check_reachable(target: str, timeout_s: float = 3.0) -> None:
         ) from None
 
 
-def post_json(url: str, payload: dict[str, object], timeout_s: float = 10.0) -> tuple[int, str]:
+def post_json(
+    url: str, payload: dict[str, object], timeout_s: float = 10.0, *, token: str | None = None
+) -> tuple[int, str]:
     data = json.dumps(payload).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/fhir+json" if url.endswith(FHIR_PATH) else "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
@@ -81,11 +92,19 @@ class LiveDriver:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        post: Callable[[str, dict[str, object]], tuple[int, str]] = post_json,
+        post: Callable[[str, dict[str, object]], tuple[int, str]] | None = None,
+        via: str = "rest",
+        token: str | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"--speed: must be positive, got {speed}")
+        if via not in ("rest", "fhir"):
+            raise ValueError(f"--via: expected rest or fhir, got {via!r}")
         self.url = tasks_url(target)
+        self.fhir_url = target.rstrip("/") + FHIR_PATH
+        self.via = via
+        if post is None:
+            post = (lambda url, body: post_json(url, body, token=token)) if token else post_json
         self.speed = speed
         self._sleep = sleep
         self._clock = clock
@@ -105,5 +124,13 @@ class LiveDriver:
             if delay > 0:
                 self._sleep(delay)
             # campus clock: the request's simulated time, shifted so the first one is "now"
-            status, body = self._post(self.url, r.to_json(clock0 - first))
+            payload = r.to_json(clock0 - first)
+            url = self.url
+            if self.via == "fhir":
+                from hospital_ops.fhir.twin import delivery_as_fhir
+
+                bundle = delivery_as_fhir(payload, f"{clock0}-{i}")
+                if bundle is not None:
+                    url, payload = self.fhir_url, bundle
+            status, body = self._post(url, payload)
             yield Posted(r, status, body)

@@ -315,3 +315,7 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(128), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+from hospital_ops.store import biometrics as _biometrics  # noqa: E402, F401  (face_templates, issue 8)
+from hospital_ops.store import orders as _orders  # noqa: E402, F401  (FHIR orders and appointments)
