@@ -135,5 +135,10 @@ def eval_command(
         console.print(f"written {json_out}", highlight=False)
 
 
+from triage_kiosk.identity.cli import app as identity_app  # noqa: E402  (light: heavy imports are per command)
+
+app.add_typer(identity_app, name="identity", help="Face identity: calibration, keys, fake-camera clips, deletion.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,6 +1,6 @@
 """``identity`` sub-commands: calibrate the threshold, make a fake-camera clip, make a key.
 
-Mounted by the room's CLI (``hospital-ops kiosk identity ...``); runnable on its own with
+Mounted by the room's CLI (``hospital-ops triage identity ...``); runnable on its own with
 ``python -m triage_kiosk.identity.cli``.
 """
 
@@ -64,6 +64,41 @@ def make_y4m_cmd(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("delete")
+def delete_cmd(
+    patient_id: Annotated[str, typer.Argument(help="Patient whose face template is to be deleted.")],
+    actor: Annotated[str, typer.Option(help="Who deletes (staff id); recorded in the audit log.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")] = "patient request",
+    database_url: Annotated[str | None, typer.Option(help="Database URL (default: the configured one).")] = None,
+) -> None:
+    """Delete a patient's face template from the product store on request (audit-logged).
+
+    Kiosk web processes stop accepting the template at once (they check the store on every
+    match) and drop it from memory at their next start."""
+    from datetime import UTC, datetime
+
+    from hospital_ops.store import Store, StoreError
+
+    from .audit import AuditAction, AuditEvent
+    from .sqlstore import SqlTemplateStore, StoreAuditLog
+
+    if not actor.strip():
+        typer.echo("actor: who deletes must be recorded", err=True)
+        raise typer.Exit(2)
+    try:
+        store = Store.open(database_url)
+    except (StoreError, OSError) as exc:
+        typer.echo(f"database: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with store:
+        gone = SqlTemplateStore(store, actor=actor).delete(patient_id)
+        action = AuditAction.DELETED if gone else AuditAction.DELETE_NOTHING
+        StoreAuditLog(store).append(
+            AuditEvent(datetime.now(UTC), actor, action, f"patient:{patient_id}", {"reason": reason, "store": gone})
+        )
+    typer.echo(f"patient {patient_id}: face template {'deleted' if gone else 'not found (nothing stored)'}")
 
 
 @app.command("new-key")

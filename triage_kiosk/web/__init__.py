@@ -1,0 +1,84 @@
+"""The kiosk's web layer (the only part of ``triage_kiosk`` that imports Flask).
+
+``register(app, settings)`` is called by ``ops_dashboard.create_app``: it binds a
+:class:`~triage_kiosk.web.service.KioskContext` (triage engine, visits, the identity service built
+lazily from ``biometric_key``, the ID-number hasher from ``id_hash_key``, the QR codec from
+``qr_token_key``) and registers the screens (``/kiosk``) and the REST endpoints for check-ins and
+triage results (``/api/v1/checkins``, ``/api/v1/triage``). A missing secret disables only the
+feature that needs it (the screen says so); nothing falls back to a default key.
+
+Setting up a kiosk: ``hospital-ops users token KIOSK-ED-1 kiosk`` prints a device token once;
+open ``/kiosk/activate`` on the kiosk's browser and enter it (the session then belongs to that
+kiosk). Face check-in needs ``HOSPITAL_OPS_BIOMETRIC_KEY``, ID-number check-in
+``HOSPITAL_OPS_ID_HASH_KEY``, QR check-in ``HOSPITAL_OPS_QR_TOKEN_KEY``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hospital_ops.config import Settings
+from triage_kiosk.web.service import KioskContext, VisitStore
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings, store: Any, clock: Any = None) -> KioskContext:
+    import time
+
+    from triage_kiosk.identity.fallback import QrTokenCodec, ResidentIdHasher
+    from triage_kiosk.identity.keys import biometric_key, id_hash_key
+    from triage_kiosk.triage.engine import TriageEngine
+
+    clock = clock or time.time
+    factory = None
+    if settings.biometric_key is not None:
+        try:
+            key = biometric_key(settings)
+        except Exception as exc:  # a malformed key disables face check-in; the message says why
+            log.error("face check-in disabled: %s", exc)
+        else:
+
+            def factory() -> Any:
+                from triage_kiosk.identity.crypto import TemplateCipher
+                from triage_kiosk.identity.service import IdentityService
+                from triage_kiosk.identity.sqlstore import SqlTemplateStore, StoreAuditLog
+
+                return IdentityService(TemplateCipher(key), SqlTemplateStore(store), StoreAuditLog(store))
+
+    hasher = None
+    if settings.id_hash_key is not None:
+        try:
+            hasher = ResidentIdHasher(id_hash_key(settings))
+        except Exception as exc:
+            log.error("ID-number check-in disabled: %s", exc)
+    codec = None
+    if settings.qr_token_key is not None:
+        try:
+            codec = QrTokenCodec(settings.qr_token_key.get_secret_value().encode("utf-8"))
+        except ValueError as exc:
+            log.error("QR check-in disabled: %s", exc)
+    return KioskContext(
+        engine=TriageEngine(),
+        visits=VisitStore(clock=clock),
+        identity_factory=factory,
+        id_hasher=hasher,
+        qr_codec=codec,
+        clock=clock,
+    )
+
+
+def register(app: Any, settings: Settings) -> None:
+    """Bind the kiosk to ``app`` (called by ``create_app`` right after the dashboard pages)."""
+    from ops_dashboard.extensions import csrf
+    from triage_kiosk.web import api, views
+
+    ops = app.extensions["hospital_ops"]
+    app.extensions["triage_kiosk"] = build_context(settings, ops.store, ops.clock)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer-token calls; session calls are CSRF-checked by the app's /api/ hook
+
+
+__all__ = ["KioskContext", "build_context", "register"]

@@ -1,0 +1,509 @@
+"""What the kiosk screens do with the store, the identity service and the triage engine.
+
+Flask-free: the views and the JSON API call these functions with the store, a
+:class:`KioskContext` and a :class:`Visit`. A visit is the state of one patient at one kiosk
+between "Start" and "Finish": everything already accepted (check-in, answers, vitals) stays in it
+while a later step is corrected, and what must be kept is written to the store at once
+(patients, consents, check-ins, triage results, alerts), before the screen answers.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+import numpy as np
+
+from hospital_ops.domain import CheckIn, CheckInMethod, Patient, Sex, TriageResult, Vitals
+from hospital_ops.store import Alert, Store, TriageRecord
+from triage_kiosk.identity.consent import FACE_ID_PURPOSE, Consent
+from triage_kiosk.identity.errors import EnrolmentRefused, IdentityError, InvalidIdNumber, QrTokenError
+from triage_kiosk.identity.fallback import QrTokenCodec, ReplayGuard, ResidentIdHasher, validate_resident_id
+from triage_kiosk.identity.liveness import Challenge, choose_challenge
+from triage_kiosk.identity.service import IdentityService, MatchStatus
+from triage_kiosk.triage.engine import TriageEngine
+from triage_kiosk.triage.model import TriageInput
+from triage_kiosk.web.forms import Answers, Registration
+
+#: Version of the face-template consent wording shown on the registration screen.
+CONSENT_VERSION: Final = "face-id-2026-11"
+#: Face attempts per visit before the kiosk sends the patient to the ID / QR screen.
+MAX_FACE_ATTEMPTS: Final = 3
+#: A visit left alone this long is forgotten (the patient walked away).
+VISIT_TTL_S: Final = 30 * 60
+ALERT_KIND: Final = "triage.red_flag"
+_NOT_RECOGNISED: Final = (
+    "We could not recognise you. Please use your ID card or the hospital app QR code.",
+    "未能识别您的身份，请使用身份证或医院App二维码。",
+)
+QUEUE_PREFIX: Final = {"resuscitation": "R", "ed_acute": "A", "ed_fast_track": "F"}
+
+
+@dataclass
+class Visit:
+    id: str
+    kiosk_id: str
+    started_s: float
+    touched_s: float
+    face_consent: bool | None = None
+    challenge: Challenge | None = None
+    face_attempts: int = 0
+    #: Frontal frames of a live but unknown face, kept only until registration ends.
+    enrol_frames: list[np.ndarray] = field(default_factory=list, repr=False)
+    unknown: str | None = None  # "face" or "id": why registration is offered
+    id_number: str | None = field(default=None, repr=False)
+    patient: Patient | None = None
+    method: CheckInMethod | None = None
+    check_in_id: str | None = None
+    notice: tuple[str, str] | None = None
+    complaints: tuple[str, ...] = ()
+    complaint_text: str = ""
+    complaint_done: bool = False
+    answers: Answers | None = None
+    vitals: Vitals | None = None
+    vitals_source: str = "staff"
+    device_vitals: dict[str, float] = field(default_factory=dict)
+    result: TriageResult | None = None
+    triage_id: int | None = None
+    queue: str | None = None
+    alert_id: int | None = None
+    #: Raw values of each form as last submitted (re-shown after an error).
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def age(self, today: date) -> float | None:
+        if self.patient is not None and self.patient.birth_year is not None:
+            return float(max(0, today.year - self.patient.birth_year))
+        return None
+
+    def step(self) -> str:
+        """The furthest screen this visit may show."""
+        if self.result is not None:
+            return "result"
+        if self.patient is None or self.check_in_id is None:
+            if self.unknown is not None:
+                return "register"
+            return "consent" if self.face_consent is None else ("camera" if self.face_consent else "fallback")
+        if not self.complaint_done:
+            return "complaint"
+        if self.answers is None:
+            return "questions"
+        return "vitals"
+
+    def forget_frames(self) -> None:
+        for f in self.enrol_frames:
+            f.fill(0)
+        self.enrol_frames.clear()
+
+
+class VisitStore:
+    """Visits in memory (one web process; a kiosk talks to one app instance), forgotten after a TTL."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, ttl_s: float = VISIT_TTL_S) -> None:
+        self._visits: dict[str, Visit] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.ttl_s = ttl_s
+
+    def new(self, kiosk_id: str) -> Visit:
+        now = self.clock()
+        v = Visit(id=secrets.token_urlsafe(12), kiosk_id=kiosk_id, started_s=now, touched_s=now)
+        with self._lock:
+            self._expire(now)
+            self._visits[v.id] = v
+        return v
+
+    def get(self, visit_id: str | None, kiosk_id: str) -> Visit | None:
+        if not visit_id:
+            return None
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            v = self._visits.get(visit_id)
+            if v is None or v.kiosk_id != kiosk_id:
+                return None
+            v.touched_s = now
+            return v
+
+    def end(self, visit_id: str | None) -> None:
+        with self._lock:
+            v = self._visits.pop(visit_id or "", None)
+        if v is not None:
+            v.forget_frames()
+
+    def _expire(self, now: float) -> None:
+        for vid in [k for k, v in self._visits.items() if now - v.touched_s > self.ttl_s]:
+            self._visits.pop(vid).forget_frames()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._visits)
+
+
+@dataclass
+class KioskContext:
+    """The kiosk room bound to the app (``app.extensions["triage_kiosk"]``)."""
+
+    engine: TriageEngine
+    visits: VisitStore
+    #: Built on first use (loads dlib); None when no biometric key is configured.
+    identity_factory: Callable[[], IdentityService] | None = None
+    id_hasher: ResidentIdHasher | None = None
+    qr_codec: QrTokenCodec | None = None
+    replay: ReplayGuard = field(default_factory=ReplayGuard)
+    challenges: tuple[Challenge, ...] = tuple(Challenge)
+    max_face_attempts: int = MAX_FACE_ATTEMPTS
+    #: Camera burst the screen sends per attempt (frames × interval ≈ 4 s: time to turn and come back).
+    capture_frames: int = 20
+    capture_interval_ms: int = 200
+    clock: Callable[[], float] = time.time
+    _identity: IdentityService | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _queue_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def face_enabled(self) -> bool:
+        return self.identity_factory is not None or self._identity is not None
+
+    def identity(self) -> IdentityService:
+        with self._lock:
+            if self._identity is None:
+                if self.identity_factory is None:
+                    raise IdentityError("face check-in is not configured (no biometric key)")
+                self._identity = self.identity_factory()
+            return self._identity
+
+    def new_challenge(self) -> Challenge:
+        return choose_challenge(secrets.randbits(64), self.challenges)
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.clock(), UTC).date()
+
+
+# -- check-in ------------------------------------------------------------------------------------
+
+
+def check_in(store: Store, ctx: KioskContext, visit: Visit, patient: Patient, method: CheckInMethod) -> CheckIn:
+    """Record the check-in (in the store before the screen moves on) and bind it to the visit."""
+    rec = store.add_check_in(
+        CheckIn(
+            id=f"C-{secrets.token_hex(6).upper()}",
+            patient_id=patient.id,
+            kiosk_id=visit.kiosk_id,
+            method=method,
+            at_s=int(ctx.clock()),
+        ),
+        actor=visit.kiosk_id,
+    )
+    visit.patient, visit.method, visit.check_in_id = patient, method, rec.id
+    visit.unknown = None
+    return rec
+
+
+@dataclass(frozen=True)
+class FaceOutcome:
+    status: str
+    message: tuple[str, str]
+    next_step: str | None
+    retry: bool
+    challenge: Challenge | None
+
+
+def face_attempt(
+    store: Store,
+    ctx: KioskContext,
+    visit: Visit,
+    frames: list[np.ndarray],
+    timestamps_s: list[float] | None,
+) -> FaceOutcome:
+    """Liveness + 1:N identification over one burst of camera frames."""
+    identity = ctx.identity()
+    challenge = visit.challenge or ctx.new_challenge()
+    visit.face_attempts += 1
+    res = identity.check_in(frames, challenge, kiosk_id=visit.kiosk_id, timestamps_s=timestamps_s)
+    msg = (res.message_en, res.message_zh)
+    store.audit(  # outcomes only (no pictures, no distances): failed attempts are worth watching
+        visit.kiosk_id,
+        "kiosk.face_attempt",
+        f"kiosk:{visit.kiosk_id}",
+        {
+            "visit": visit.id,
+            "attempt": visit.face_attempts,
+            "challenge": challenge.value,
+            "status": res.status.value,
+            "liveness": None if res.liveness is None else res.liveness.reason.value,
+        },
+    )
+    if res.status is MatchStatus.MATCHED and res.patient_id is not None and identity.store.get(res.patient_id) is None:
+        # deleted on request by another process since this one loaded its index: forget it here too
+        identity.index.remove(res.patient_id)
+        visit.face_consent = False
+        return FaceOutcome("no_match", _NOT_RECOGNISED, "fallback", False, None)
+    if res.status is MatchStatus.MATCHED and res.patient_id is not None:
+        patient = store.get_patient(res.patient_id)
+        check_in(store, ctx, visit, patient, CheckInMethod.FACE)
+        visit.forget_frames()
+        return FaceOutcome("matched", msg, "complaint", False, None)
+    if res.status is MatchStatus.NO_MATCH and res.liveness is not None and res.liveness.passed:
+        visit.forget_frames()
+        visit.enrol_frames = _enrol_frames(frames, res.liveness)
+        visit.unknown = "face"
+        return FaceOutcome("no_match", msg, "register", False, None)
+    if res.status is MatchStatus.AMBIGUOUS or visit.face_attempts >= ctx.max_face_attempts:
+        visit.face_consent = False  # go on with the ID card / QR code
+        return FaceOutcome(res.status.value, msg, "fallback", False, None)
+    visit.challenge = ctx.new_challenge()
+    return FaceOutcome(res.status.value, msg, None, True, visit.challenge)
+
+
+def _enrol_frames(frames: list[np.ndarray], live: Any) -> list[np.ndarray]:
+    """Up to three frontal, eyes-open frames of the live sequence (copies)."""
+    picks: list[int] = []
+    if live.baseline_index is not None:
+        picks.append(live.baseline_index)
+    for m in live.frames:
+        if len(picks) >= 3:
+            break
+        if m.index in picks or m.d_yaw is None or abs(m.d_yaw) > 0.08:
+            continue
+        if m.eye_closure is not None and m.eye_closure < 0.85:
+            continue
+        picks.append(m.index)
+    return [np.array(frames[i], copy=True) for i in picks]
+
+
+def fallback_check_in(
+    store: Store, ctx: KioskContext, visit: Visit, id_number: str, qr_token: str
+) -> dict[str, tuple[str, str]]:
+    """ID number or QR token: check in a known patient, or offer registration for an unknown ID."""
+    from triage_kiosk.web.text import both
+
+    if id_number:
+        if ctx.id_hasher is None:
+            return {"id_number": both("fallback.id_unavailable")}
+        try:
+            rid = validate_resident_id(id_number, today=ctx.today())
+        except InvalidIdNumber as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            return {"id_number": (str(exc), f"身份证号码：{_zh_id_reason(reason)}")}
+        patient = store.find_patient(id_number_hash=ctx.id_hasher.hash(rid))
+        if patient is None:
+            visit.unknown, visit.id_number = "id", rid.number
+            return {}
+        check_in(store, ctx, visit, patient, CheckInMethod.ID_NUMBER)
+        return {}
+    if ctx.qr_codec is None:
+        return {"qr_token": both("fallback.unavailable")}
+    now_s = int(ctx.clock())
+    try:
+        claims = ctx.qr_codec.verify(qr_token, now_s=now_s)
+        ctx.replay.use(claims, now_s=now_s)
+    except QrTokenError as exc:
+        return {
+            "qr_token": (
+                f"qr_token: {str(exc).removeprefix('qr: ')}",
+                "二维码：无效、已过期或已使用，请在医院App中刷新",
+            )
+        }
+    from hospital_ops.store import NotFoundError
+
+    try:
+        patient = store.get_patient(claims.patient_id)
+    except NotFoundError:
+        return {"qr_token": both("fallback.qr_unknown")}
+    check_in(store, ctx, visit, patient, CheckInMethod.QR)
+    return {}
+
+
+def _zh_id_reason(reason: str) -> str:
+    if "18 characters" in reason:
+        return "必须是18位"
+    if "check character" in reason:
+        return "校验位不符（可能输错了一位）"
+    if "birth date" in reason:
+        return "出生日期无效"
+    if "region" in reason:
+        return "地区代码无效"
+    return "格式无效"
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    patient: Patient
+    enrolled: bool
+    notice: tuple[str, str] | None
+
+
+def register(
+    store: Store, ctx: KioskContext, visit: Visit, reg: Registration
+) -> tuple[RegistrationOutcome | None, dict[str, tuple[str, str]]]:
+    """Create the patient, record the face consent decision, enrol from the live frames if agreed,
+    and check in. Problems come back per field (e.g. an ID number registered to someone else)."""
+    from hospital_ops.store import DuplicateError
+    from triage_kiosk.web.text import both
+
+    id_number = reg.id_number or visit.id_number
+    id_hash = None
+    if id_number:
+        if ctx.id_hasher is None:
+            return None, {"id_number": both("fallback.id_unavailable")}
+        try:
+            id_hash = ctx.id_hasher.hash(id_number, today=ctx.today())
+        except InvalidIdNumber as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            return None, {"id_number": (str(exc), f"身份证号码：{_zh_id_reason(reason)}")}
+    pid = f"P-{secrets.token_hex(5).upper()}"
+    patient = Patient(
+        id=pid,
+        mrn=f"K{ctx.today():%Y%m%d}{secrets.token_hex(3).upper()}",
+        name=reg.name,
+        birth_year=reg.birth_year,
+        sex=reg.sex,
+        id_number_hash=id_hash,
+        phone=reg.phone,
+    )
+    try:
+        store.add_patient(patient, actor=visit.kiosk_id)
+    except DuplicateError:
+        return None, {
+            "id_number": (
+                "id_number: this ID number is already registered; check in with it instead",
+                "身份证号码：该号码已登记，请直接用它签到",
+            )
+        }
+    enrolled, notice = False, None
+    if visit.enrol_frames:
+        store.record_consent(pid, FACE_ID_PURPOSE, reg.enrol_face, actor=visit.kiosk_id, source=visit.kiosk_id)
+        if reg.enrol_face:
+            consent = Consent(
+                patient_id=pid,
+                text_version=CONSENT_VERSION,
+                at=datetime.fromtimestamp(ctx.clock(), UTC),
+                actor="self",
+                source=visit.kiosk_id,
+            )
+            try:
+                ctx.identity().enrol(pid, visit.enrol_frames, consent, actor=visit.kiosk_id)
+                enrolled, notice = True, both("register.enrolled")
+            except (EnrolmentRefused, ValueError) as exc:
+                code = getattr(exc, "code", "invalid")
+                notice = both("register.enrol_failed", reason=code)
+    visit.forget_frames()
+    method = CheckInMethod.FACE if visit.unknown == "face" else CheckInMethod.ID_NUMBER
+    if visit.unknown is None or (method is CheckInMethod.ID_NUMBER and not id_hash):
+        method = CheckInMethod.STAFF
+    check_in(store, ctx, visit, patient, method)
+    visit.notice = notice
+    return RegistrationOutcome(patient, enrolled, notice), {}
+
+
+# -- triage --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    result: TriageResult
+    record: TriageRecord
+    queue: str
+    alert: Alert | None
+
+
+def triage_input(visit: Visit, ctx: KioskContext) -> TriageInput:
+    a = visit.answers or Answers()
+    patient = visit.patient
+    age = a.age if a.age is not None else visit.age(ctx.today())
+    return TriageInput(
+        age=age if age is not None else 0.0,
+        sex=patient.sex if patient is not None else Sex.UNKNOWN,
+        complaints=visit.complaints,
+        complaint_text=visit.complaint_text,
+        onset_hours=a.onset_hours,
+        pain=a.pain,
+        mental=a.mental,
+        vitals=visit.vitals or Vitals(),
+        arrival=a.arrival,
+        injury=a.injury,
+        pregnant=a.pregnant,
+        modifiers=a.modifiers,
+    )
+
+
+def run_triage(
+    store: Store,
+    ctx: KioskContext,
+    *,
+    inp: TriageInput,
+    patient_id: str,
+    check_in_id: str | None,
+    actor: str,
+    kiosk_id: str,
+    publish: Callable[[Alert], None] | None = None,
+) -> TriageOutcome:
+    """Assess, persist the result (and the vitals used), raise and publish the red-flag alert."""
+    result = ctx.engine.assess(inp)
+    record = store.add_triage_result(
+        result, patient_id=patient_id, actor=actor, check_in_id=check_in_id, vitals=inp.vitals
+    )
+    alert = None
+    if result.escalate:
+        top = "; ".join(r.en for r in result.reasons[:3])
+        alert = store.raise_alert(
+            ALERT_KIND,
+            f"Triage level {int(result.level)} at {kiosk_id}: patient {patient_id} — {top}",
+            severity="critical",
+            subject=f"patient:{patient_id}",
+            actor=actor,
+        )
+        if publish is not None:
+            publish(alert)
+    return TriageOutcome(result, record, queue_number(store, ctx, result.destination, record), alert)
+
+
+def queue_number(store: Store, ctx: KioskContext, destination: str, record: TriageRecord) -> str:
+    """``A007``: a letter per destination and the count of today's results going there."""
+    prefix = QUEUE_PREFIX.get(destination, "O")
+    today = record.at.astimezone(UTC).date()
+    with ctx._queue_lock:
+        n = sum(
+            1
+            for r in store.triage_results(limit=5000)
+            if r.result.destination == destination and r.at.astimezone(UTC).date() == today and r.id <= record.id
+        )
+    return f"{prefix}{n:03d}"
+
+
+def destination_label(engine: TriageEngine, code: str) -> tuple[str, str]:
+    rs = engine.ruleset
+    if code in rs.destinations:
+        d = rs.destinations[code]
+        return d.en, d.zh
+    dept = code.removeprefix("opd_")
+    if dept in rs.catalog.departments:
+        d2 = rs.catalog.departments[dept]
+        return f"Outpatient clinic: {d2.en}", f"门诊：{d2.zh}"
+    if dept == rs.paediatric_department:
+        return "Outpatient clinic: Paediatrics", "门诊：儿科"
+    return code, code
+
+
+def result_json(engine: TriageEngine, result: TriageResult) -> dict[str, Any]:
+    from triage_kiosk.triage.ruleset import INPUT_LABELS
+
+    en, zh = destination_label(engine, result.destination)
+    return {
+        "level": int(result.level),
+        "escalate": result.escalate,
+        "destination": result.destination,
+        "destination_en": en,
+        "destination_zh": zh,
+        "reasons": [{"code": r.code, "en": r.en, "zh": r.zh, "level": r.level} for r in result.reasons],
+        "missing": list(result.missing),
+        "missing_labels": [
+            {"en": INPUT_LABELS[m][0], "zh": INPUT_LABELS[m][1]} for m in result.missing if m in INPUT_LABELS
+        ],
+        "ruleset": result.ruleset,
+    }
