@@ -1,6 +1,6 @@
 """Run every benchmark in this folder (``make bench``): each prints its table and writes its JSON.
 
-Usage: python benchmarks/run_all.py [NAME ...]   (NAME = lilim, dispatch, identity, sim, ros, ...)
+Usage: python benchmarks/run_all.py [NAME ...]   (NAME = lilim, dispatch, identity, sim, ros, live, ...)
 Benchmarks are never part of the test suite; results go to benchmarks/results/*.json and are
 summarised by hand in docs/benchmarks.md with the command, the machine and the date.
 """

@@ -21,6 +21,7 @@ from hospital_ops import __version__
 from hospital_ops.campus import Campus, default_campus, load_campus
 from hospital_ops.config import Settings, require_secret
 from hospital_ops.store import Store
+from ops_dashboard import live as _live  # noqa: F401  registers the Socket.IO handlers before any init_app
 from ops_dashboard.extensions import csrf, limiter, socketio
 from ops_dashboard.i18n import pick_language, t
 from ops_dashboard.services import OpsContext
@@ -74,6 +75,13 @@ def create_app(
     # session cookie (the pages send the token in X-CSRFToken); bearer-token calls carry no cookie.
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    from ops_dashboard import fhir as fhir_api  # HL7 FHIR intake for the HIS at /fhir (issue 9)
+
+    app.register_blueprint(fhir_api.bp)
+    csrf.exempt(fhir_api.bp)  # bearer tokens only for writes (ops_dashboard.fhir.fhir_roles)
+    from triage_kiosk.web import register as register_kiosk  # kiosk screens + check-in/triage API (issue 8)
+
+    register_kiosk(app, settings)
 
     @app.before_request
     def _csrf_for_api() -> None:

@@ -23,7 +23,7 @@ from ops_dashboard.i18n import t
 F = TypeVar("F", bound=Callable[..., Any])
 
 STAFF_ROLES = ("ward_staff", "pharmacist", "laboratory", "operations_manager", "admin")
-DEVICE_ROLES = ("kiosk", "bridge", "system")
+DEVICE_ROLES = ("kiosk", "bridge", "system", "his")  # his: the HIS on /fhir (issue 9)
 ALL_ROLES = STAFF_ROLES + DEVICE_ROLES
 
 #: endpoint group -> roles allowed. "system" is the hospital information system and load tests.
@@ -44,6 +44,10 @@ ROLE_MATRIX: dict[str, tuple[str, ...]] = {
     "triage.create": ("kiosk", "admin"),
     "triage.read": ("operations_manager", "admin"),
     "campus.read": ALL_ROLES,
+    "fhir.write": ("his", "admin"),
+    "fhir.read": ("his", "operations_manager", "admin"),
+    "fhir.arrive": ("kiosk", "his", "admin"),
+    "fhir.metadata": ALL_ROLES,
 }
 
 
@@ -103,6 +107,7 @@ def roles_required(group: str) -> Callable[[F], F]:
             return fn(*args, **kwargs)
 
         wrapper.roles = allowed  # type: ignore[attr-defined]
+        wrapper.role_group = group  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

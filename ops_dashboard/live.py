@@ -1,7 +1,9 @@
 """The live channel: Socket.IO namespaces for dashboards, ward pages and the ROS bridge.
 
-- ``/ops`` — operations dashboards (signed-in staff): ``task``, ``fleet``, ``alert``, ``kpis``.
-- ``/ward`` — ward pages join the room of their ward and get their tasks' updates.
+- ``/ops`` — operations dashboards (signed-in roles of ``kpis.read``): ``task``, ``fleet``,
+  ``alert``, ``kpis`` (every second).
+- ``/ward`` — ward pages join the room of their ward (``{"ward": id}``), pharmacy and laboratory
+  pages the rooms of their locations (``{"locations": [id, ...]}``); both get those tasks' updates.
 - ``/bridge`` — the ROS 2 bridge process (bearer token of kind ``bridge``): the app asks it to
   open a drawer (``open_drawer``, answered with an ack) and it pushes fleet states over REST.
 
@@ -37,11 +39,13 @@ _bridge_sids: set[str] = set()
 _bridge_lock = threading.Lock()
 
 
-def publish_task(rec: TaskRecord) -> None:
-    data = task_json(rec)
+def publish_task(rec: TaskRecord, **extra: Any) -> None:
+    data = task_json(rec) | extra
     socketio.emit("task", data, namespace="/ops")
+    rooms = [f"loc:{rec.task.pickup}", f"loc:{rec.task.dropoff}"]
     if rec.ward:
-        socketio.emit("task", data, namespace="/ward", to=f"ward:{rec.ward}")
+        rooms.append(f"ward:{rec.ward}")
+    socketio.emit("task", data, namespace="/ward", to=rooms)
 
 
 def publish_alert(alert: Alert) -> None:
@@ -69,7 +73,10 @@ def bridge_call(event: str, data: dict[str, Any]) -> dict[str, Any] | None:
 
 @socketio.on("connect", namespace="/ops")
 def _ops_connect(auth: Any = None) -> bool:
-    return bool(session.get("user"))
+    """Operations dashboards only: the KPIs and the whole fleet are for the roles that may read KPIs."""
+    from ops_dashboard.auth import ROLE_MATRIX
+
+    return bool(session.get("user")) and session.get("role") in ROLE_MATRIX["kpis.read"]
 
 
 @socketio.on("connect", namespace="/ward")
@@ -79,9 +86,18 @@ def _ward_connect(auth: Any = None) -> bool:
 
 @socketio.on("join", namespace="/ward")
 def _ward_join(data: Any) -> None:
-    ward = data.get("ward") if isinstance(data, dict) else None
+    """Join a ward's room (``{"ward": id}``) and/or the rooms of locations such as the pharmacy
+    or the laboratory (``{"locations": [id, ...]}``): task updates arrive for those only."""
+    if not isinstance(data, dict):
+        return
+    ward = data.get("ward")
     if isinstance(ward, str) and ward:
         join_room(f"ward:{ward}")
+    locations = data.get("locations")
+    if isinstance(locations, list):
+        for loc in locations[:20]:
+            if isinstance(loc, str) and loc:
+                join_room(f"loc:{loc}")
 
 
 @socketio.on("connect", namespace="/bridge")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from hospital_ops.campus import LocationKind
 from hospital_ops.domain import TaskStatus
 from hospital_ops.store import DuplicateError, IllegalTransitionError, NotFoundError
 from ops_dashboard import live
 from ops_dashboard.auth import current_principal, home_for, roles_required
-from ops_dashboard.services import FieldError, OpsContext, build_task, kpis, new_pin, task_json
+from ops_dashboard.i18n import TEXT, t
+from ops_dashboard.services import FieldError, OpsContext, alert_json, build_task, kpis, new_pin, robot_json, task_json
 
 bp = Blueprint("pages", __name__)
 
@@ -37,17 +39,31 @@ def dashboard() -> Any:
         for b in c.campus.buildings.values()
     ]
     locations = {
-        loc.id: {"b": loc.building, "f": loc.floor, "x": loc.x, "y": loc.y, "k": loc.kind.value, "n": loc.name}
+        loc.id: {
+            "b": loc.building,
+            "f": loc.floor,
+            "x": loc.x,
+            "y": loc.y,
+            "k": loc.kind.value,
+            "n": loc.name_zh if g.lang == "zh" and loc.name_zh else loc.name,
+        }
         for loc in c.campus.locations.values()
     }
     origins = {b.id: list(b.origin) for b in c.campus.buildings.values()}
+    robots = [robot_json(r, c.fleet.get(r.id)) for r in c.store.list_robots()]
+    known = {r["id"] for r in robots}
+    robots += [{"id": rid, **state} for rid, state in sorted(c.fleet.items()) if rid not in known]
+    tasks = [task_json(r, c.campus) for r in c.store.open_tasks(limit=300)]
     return render_template(
         "dashboard.html",
         kpis=kpis(c),
         buildings=buildings,
         locations=locations,
         origins=origins,
-        alerts=[a for a in c.store.list_alerts(open_only=True, limit=50)],
+        robots=robots,
+        tasks=tasks,
+        alerts=[alert_json(a) for a in c.store.list_alerts(open_only=True, limit=50)],
+        texts={k: t(k) for k in TEXT if k.split(".")[0] in ("robot", "prio", "status", "kind", "dash", "replay")},
     )
 
 
@@ -87,8 +103,9 @@ def dispatch() -> Any:
     created = request.args.get("created")
     shown = session.pop("shown_pin", None) if created else None
     pin = shown["pin"] if shown and shown.get("task") == created else None
-    history = [task_json(r, c.campus) for r in c.store.list_tasks(ward=ward, limit=200)]
+    history = [task_json(r, c.campus) for r in c.store.list_tasks(ward=ward, limit=500)]
     history.sort(key=lambda t: t["created_at"], reverse=True)
+    created_task = next((h for h in history if h["id"] == created), None) if created else None
     wards = [{"id": w.id, "name": w.name, "name_zh": w.name_zh} for w in c.campus.wards]
     resp = current_app.make_response(
         render_template(
@@ -98,6 +115,7 @@ def dispatch() -> Any:
             form=form,
             errors=errors,
             created=created,
+            created_task=created_task,
             pin=pin,
             history=history[:50],
         )
@@ -131,10 +149,26 @@ def handover() -> Any:
     c = ctx()
     who = current_principal()
     assert who is not None
-    kind = LocationKind.LAB if who.role == "laboratory" else LocationKind.PHARMACY
-    here = {loc.id for loc in c.campus.by_kind(kind)}
-    tasks = [task_json(r, c.campus) for r in c.store.open_tasks() if r.task.pickup in here or r.task.dropoff in here]
-    return render_template("handover.html", tasks=tasks, here=sorted(here), role=who.role)
+    kinds = {
+        "laboratory": (LocationKind.LAB,),
+        "pharmacist": (LocationKind.PHARMACY,),
+    }.get(who.role, (LocationKind.LAB, LocationKind.PHARMACY))
+    here = {loc.id for k in kinds for loc in c.campus.by_kind(k)}
+    ready = ready_task_ids(c)
+    tasks = [
+        task_json(r, c.campus) | {"ready": r.id in ready}
+        for r in c.store.open_tasks()
+        if r.task.pickup in here or r.task.dropoff in here
+    ]
+    outgoing = [t for t in tasks if t["pickup"] in here]
+    incoming = [t for t in tasks if t["dropoff"] in here and t["pickup"] not in here]
+    return render_template("handover.html", outgoing=outgoing, incoming=incoming, here=sorted(here), role=who.role)
+
+
+def ready_task_ids(c: OpsContext, hours: int = 24) -> set[str]:
+    """Tasks a pharmacist or the laboratory marked ready (audit ``task.ready``) in the last hours."""
+    since = datetime.fromtimestamp(c.now_s() - hours * 3600, UTC)
+    return {e.subject.removeprefix("task:") for e in c.store.audit_log(action="task.ready", since=since)}
 
 
 @bp.route("/handover/<task_id>/ready", methods=["POST"])
@@ -147,6 +181,7 @@ def mark_ready(task_id: str) -> Any:
         rec = c.store.get_task(task_id)
     except NotFoundError:
         return redirect(url_for("pages.handover"))
-    c.store.audit(who.username, "task.ready", f"task:{task_id}", {"status": rec.status.value})
-    live.publish_task(rec)
-    return redirect(url_for("pages.handover"))
+    if not rec.status.terminal:
+        c.store.audit(who.username, "task.ready", f"task:{task_id}", {"status": rec.status.value})
+        live.publish_task(rec, ready=True)
+    return redirect(url_for("pages.handover", ready=task_id))

@@ -26,7 +26,24 @@ def ctx() -> OpsContext:
     return current_app.extensions["hospital_ops"]  # type: ignore[no-any-return]
 
 
+@blp.errorhandler(InvalidInputError)
+def _store_refused(exc: InvalidInputError) -> Any:
+    """The store's own checks (``"field: reason"``) answer 422 naming the field, never a 500."""
+    message = str(exc)
+    head = message.split(":", 1)[0].strip()
+    field = head.rsplit(" ", 1)[-1] if head and len(head) < 80 else None
+    return api_error(422, message, field=field)
+
+
+@blp.errorhandler(NotFoundError)
+def _store_not_found(exc: NotFoundError) -> Any:
+    return api_error(404, str(exc))
+
+
 # ---- schemas (documentation and shape checks) -----------------------------------------------
+
+#: Latest campus time accepted (year 2999): beyond it numbers no longer fit a database integer.
+MAX_UNIX_S = 32_503_680_000
 
 
 class HandlingSchema(Schema):
@@ -35,7 +52,7 @@ class HandlingSchema(Schema):
 
     cold_chain = fields.Boolean(load_default=False)
     controlled = fields.Boolean(load_default=False)
-    max_transit_s = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    max_transit_s = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=7 * 24 * 3600))
 
 
 class TaskCreateSchema(Schema):
@@ -51,8 +68,12 @@ class TaskCreateSchema(Schema):
     units = fields.Integer(load_default=1, validate=validate.Range(min=1, max=8))
     items = fields.List(fields.String(), load_default=list)
     handling = fields.Nested(HandlingSchema, load_default=dict)
-    earliest_s = fields.Integer(metadata={"description": "Unix seconds; default now"})
-    deadline_s = fields.Integer(metadata={"description": "Unix seconds; default by priority"})
+    earliest_s = fields.Integer(
+        validate=validate.Range(min=0, max=MAX_UNIX_S), metadata={"description": "Unix seconds; default now"}
+    )
+    deadline_s = fields.Integer(
+        validate=validate.Range(min=0, max=MAX_UNIX_S), metadata={"description": "Unix seconds; default by priority"}
+    )
     pin = fields.String(
         validate=validate.Regexp(r"^\d{4,8}$"), metadata={"description": "receiver PIN; generated if absent"}
     )
@@ -89,11 +110,11 @@ class TaskQuerySchema(Schema):
 
     status = fields.String(validate=validate.OneOf([s.value for s in TaskStatus]))
     priority = fields.String(validate=validate.OneOf([p.value for p in Priority]))
-    ward = fields.String()
-    robot_id = fields.String()
+    ward = fields.String(validate=validate.Length(min=1, max=64))
+    robot_id = fields.String(validate=validate.Length(min=1, max=64))
     open = fields.Boolean()
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
 
 class CancelSchema(Schema):
@@ -172,8 +193,14 @@ class KpiSchema(Schema):
     stat_on_time_today = fields.Dict()
     robots = fields.Dict()
     lift_queue = fields.Integer()
+    lift_queues = fields.Dict(metadata={"description": "lift id -> robots queueing"})
     ed_queue_by_level = fields.Dict()
+    kiosk = fields.Dict(metadata={"description": "waiting (checked in, not triaged), mean_s, max_s, checked_in"})
     alerts_open = fields.Integer()
+    today = fields.Dict(metadata={"description": "hourly series of the day: requested by priority, delivered, on_time"})
+    attention = fields.List(
+        fields.Dict(), metadata={"description": "late tasks, robot faults, red-flag patients; oldest first"}
+    )
 
 
 # ---- tasks --------------------------------------------------------------------------------
@@ -260,6 +287,26 @@ class TaskCancel(MethodView):
         return task_json(rec)
 
 
+@blp.route("/tasks/<task_id>/ready")
+class TaskReady(MethodView):
+    @roles_required("tasks.ready")
+    @blp.response(200, TaskSchema)
+    def post(self, task_id: str) -> Any:
+        """Pharmacy or laboratory: the items are packed and waiting for the robot (audited, pushed live)."""
+        who = current_principal()
+        assert who is not None
+        c = ctx()
+        try:
+            rec = c.store.get_task(task_id)
+        except NotFoundError as exc:
+            return api_error(404, str(exc))
+        if rec.status.terminal:
+            return api_error(409, f"task {task_id}: is {rec.status.value}, nothing to get ready", field="status")
+        c.store.audit(who.username, "task.ready", f"task:{task_id}", {"status": rec.status.value})
+        live.publish_task(rec, ready=True)
+        return task_json(rec)
+
+
 @blp.route("/tasks/<task_id>/handover")
 class TaskHandover(MethodView):
     @roles_required("custody.handover")
@@ -316,22 +363,49 @@ class FleetReport(MethodView):
     @blp.arguments(FleetReportSchema)
     @blp.response(202)
     def post(self, body: dict[str, Any]) -> Any:
-        """The ROS bridge's batch of robot and lift states (pushed to dashboards at once)."""
+        """The ROS bridge's batch of robot and lift states (pushed to dashboards at once).
+
+        Robot fields read by the dashboards: ``id``, ``mode``, ``location`` (campus location id)
+        or ``building``/``floor``/``x``/``y``, ``battery_pct``, ``error``, ``since_s``; lifts:
+        ``id``, ``queue``. A batch with one bad entry is refused whole (422 naming the field)."""
         c = ctx()
+        problem = _fleet_problem(body)
+        if problem is not None:
+            return api_error(422, problem[1], field=problem[0])
         for r in body["robots"]:
-            rid = r.get("id")
-            if not isinstance(rid, str) or not rid:
-                return api_error(422, "each robot needs an id", field="robots.id")
-            if "mode" in r and r["mode"] not in [m.value for m in RobotMode]:
-                return api_error(422, f"unknown mode {r['mode']!r}", field="robots.mode")
-            c.fleet[rid] = r
+            c.fleet[r["id"]] = r
         for lift in body["lifts"]:
-            lid = lift.get("id")
-            if not isinstance(lid, str) or not lid:
-                return api_error(422, "each lift needs an id", field="lifts.id")
-            c.lifts[lid] = lift
+            c.lifts[lift["id"]] = lift
         live.publish_fleet(body["robots"], body["lifts"])
         return {"accepted": len(body["robots"]) + len(body["lifts"])}
+
+
+def _fleet_problem(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, reason) of the first bad entry of a fleet report, or None."""
+    modes = {m.value for m in RobotMode}
+    for r in body["robots"]:
+        rid = r.get("id")
+        if not isinstance(rid, str) or not rid:
+            return "robots.id", "each robot needs an id"
+        if "mode" in r and r["mode"] not in modes:
+            return "robots.mode", f"unknown mode {r['mode']!r} (one of {', '.join(sorted(modes))})"
+        for key in ("location", "building", "error"):
+            if r.get(key) is not None and not isinstance(r[key], str):
+                return f"robots.{key}", "must be a string"
+        if r.get("floor") is not None and (isinstance(r["floor"], bool) or not isinstance(r["floor"], str | int)):
+            return "robots.floor", "must be a floor name such as '10' or 'B1'"
+        for key in ("x", "y", "battery_pct", "since_s"):
+            v = r.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or abs(v) > 1e12):
+                return f"robots.{key}", "must be a number"
+    for lift in body["lifts"]:
+        lid = lift.get("id")
+        if not isinstance(lid, str) or not lid:
+            return "lifts.id", "each lift needs an id"
+        queue = lift.get("queue", 0)
+        if isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue <= 1000:
+            return "lifts.queue", "must be a whole number of robots, 0 to 1000"
+    return None
 
 
 # ---- alerts and KPIs --------------------------------------------------------------------------
@@ -368,6 +442,8 @@ class AlertAck(MethodView):
         """Acknowledge an alert (the first acknowledgement counts)."""
         who = current_principal()
         assert who is not None
+        if not 0 < alert_id < 2**63:
+            return api_error(404, f"alert {alert_id}: no such alert")
         try:
             a = ctx().store.ack_alert(alert_id, by=who.username)
         except NotFoundError as exc:

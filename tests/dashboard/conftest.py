@@ -22,7 +22,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     # cheap password hashing in tests (production uses argon2's defaults)
-    s = Store.open(f"sqlite:///{tmp_path / 'ops.sqlite3'}", hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    s = Store.open(
+        f"sqlite:///{tmp_path / 'ops.sqlite3'}", hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     yield s
     s.close()
 

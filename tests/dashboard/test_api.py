@@ -15,7 +15,9 @@ WARD = "T3-10"
 
 
 def _create(client: Any, token: str, **body: Any) -> Any:
-    return client.post("/api/v1/tasks", json={"ward": WARD, "priority": "stat", "kind": "specimen", **body}, headers=bearer(token))
+    return client.post(
+        "/api/v1/tasks", json={"ward": WARD, "priority": "stat", "kind": "specimen", **body}, headers=bearer(token)
+    )
 
 
 def test_created_task_is_in_the_database_before_the_201(app: Flask, store: Store, tokens: dict[str, str]) -> None:
@@ -46,7 +48,9 @@ def test_created_task_is_in_the_database_before_the_201(app: Flask, store: Store
         ({"pin": "12"}, "pin"),
     ],
 )
-def test_bad_input_is_refused_naming_the_field(app: Flask, tokens: dict[str, str], body: dict[str, Any], field: str) -> None:
+def test_bad_input_is_refused_naming_the_field(
+    app: Flask, tokens: dict[str, str], body: dict[str, Any], field: str
+) -> None:
     """Each bad field gets a 4xx JSON error naming that field and the reason, and nothing is stored."""
     client = app.test_client()
     body = {k: v for k, v in body.items()}
@@ -88,7 +92,11 @@ def test_handover_without_the_fleet_is_a_clear_503(app: Flask, store: Store, tok
     client = app.test_client()
     tid = _create(client, tokens["ward_staff"]).json["id"]
     store.transition_task(tid, "planned", actor="scheduler", robot_id="R01", eta_s=10**9)
-    r = client.post(f"/api/v1/tasks/{tid}/handover", json={"end": "pickup", "method": "badge", "secret": "B-1"}, headers=bearer(tokens["laboratory"]))
+    r = client.post(
+        f"/api/v1/tasks/{tid}/handover",
+        json={"end": "pickup", "method": "badge", "secret": "B-1"},
+        headers=bearer(tokens["laboratory"]),
+    )
     assert r.status_code == 503 and "not connected" in r.json["error"]["message"]
 
 
@@ -116,7 +124,9 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
 
 @pytest.mark.parametrize("role", ALL_ROLES)
 @pytest.mark.parametrize(("group", "method", "path", "body"), ENDPOINTS, ids=[e[0] for e in ENDPOINTS])
-def test_role_matrix(app: Flask, tokens: dict[str, str], role: str, group: str, method: str, path: str, body: Any) -> None:
+def test_role_matrix(
+    app: Flask, tokens: dict[str, str], role: str, group: str, method: str, path: str, body: Any
+) -> None:
     """Every role gets exactly what ROLE_MATRIX grants: allowed → 2xx, otherwise 403."""
     client = app.test_client()
     r = client.open(path, method=method, json=body, headers=bearer(tokens[role]))

@@ -16,7 +16,6 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-import ops_dashboard.live  # noqa: F401  (register the Socket.IO handlers before any app exists; see report)
 from hospital_ops.config import Settings
 from hospital_ops.domain import Patient, Sex
 from hospital_ops.store import Store
