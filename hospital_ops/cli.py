@@ -37,6 +37,8 @@ _ROOMS: list[tuple[typer.Typer, str, str, str, str | None]] = [
     (app, "triage", "triage_kiosk.cli", "app", "Triage kiosk: the rules engine and its evaluation."),
     (app, "sim", "sim.cli", "app", "The digital twin: scenarios, replications, reports."),
     (app, "robots", "robots.cli", "app", "ROS 2 robots: driver and lift manager nodes, interfaces."),
+    (app, "up", "robots.fleet_cli", "up", None),
+    (app, "fleet", "robots.fleet_cli", "fleet_app", "The robot fleet: demo runs."),
     (app, "users", "ops_dashboard.cli", "users_app", "Staff accounts and device tokens."),
     (app, "serve", "ops_dashboard.cli", "serve", None),
     (bench_app, "lilim", "scheduler.lilim.cli", "lilim", None),

@@ -1,4 +1,4 @@
-"""`hospital-ops robots ...` (mounted by the lead): drawer PIN hashes, the robot nodes, the interfaces."""
+"""`hospital-ops robots ...` (mounted by the lead): drawer PIN hashes, the ROS nodes, the interfaces."""
 
 from __future__ import annotations
 
@@ -49,6 +49,30 @@ def lift_manager(ctx: typer.Context) -> None:
     from robots.nodes import lift_manager as node
 
     raise typer.Exit(node.main(["lift_manager", *ctx.args]))
+
+
+@app.command("scheduler", context_settings=_PASS_THROUGH)
+def scheduler_node(ctx: typer.Context) -> None:
+    """Run the scheduler node (arguments as `python -m robots.nodes.scheduler_node --help`)."""
+    from robots.nodes import scheduler_node as node
+
+    raise typer.Exit(node.main(["scheduler_node", *ctx.args]))
+
+
+@app.command("fleet-manager", context_settings=_PASS_THROUGH)
+def fleet_manager(ctx: typer.Context) -> None:
+    """Run the fleet manager node (arguments as `python -m robots.nodes.fleet_manager --help`)."""
+    from robots.nodes import fleet_manager as node
+
+    raise typer.Exit(node.main(["fleet_manager", *ctx.args]))
+
+
+@app.command("bridge", context_settings=_PASS_THROUGH)
+def bridge(ctx: typer.Context) -> None:
+    """Run the ROS → web bridge (arguments as `python -m robots.nodes.bridge --help`)."""
+    from robots.nodes import bridge as node
+
+    raise typer.Exit(node.main(["bridge", *ctx.args]))
 
 
 @app.command("build-interfaces")

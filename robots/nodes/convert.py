@@ -14,15 +14,26 @@ from geometry_msgs.msg import Point
 from hospital_ops_interfaces.action import ExecuteLeg
 from hospital_ops_interfaces.msg import Alert as AlertMsg
 from hospital_ops_interfaces.msg import CustodyEvent as CustodyEventMsg
+from hospital_ops_interfaces.msg import DeliveryTask as DeliveryTaskMsg
 from hospital_ops_interfaces.msg import DrawerState, LiftRequest, LiftState, RobotState, Stop
 from hospital_ops_interfaces.srv import RequestLift
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from hospital_ops.domain import CustodyEvent, CustodyKind, RobotMode, StopKind
-from robots.alerts import Alert
+from hospital_ops.domain import (
+    CustodyEvent,
+    CustodyKind,
+    DeliveryTask,
+    Handling,
+    Priority,
+    RobotMode,
+    StopKind,
+    TaskKind,
+)
+from robots.alerts import Alert, AlertCode, Severity
 from robots.driver_core import (
     DrawerStatus,
     DrawerView,
+    LegOutcome,
     LegProgress,
     LegResult,
     LegStop,
@@ -30,6 +41,7 @@ from robots.driver_core import (
     RobotSnapshot,
 )
 from robots.lifts import LiftCall, LiftOp, LiftReply, LiftStatus, LiftView
+from robots.scheduling import LegReport
 
 # ---- names ---------------------------------------------------------------------------------
 
@@ -336,3 +348,98 @@ def lift_state_msgs(views: Iterable[LiftView], stamp: Time) -> list[LiftState]:
         )
         for v in views
     ]
+
+
+# ---- fleet services, tasks, leg results ------------------------------------------------------
+
+SUBMIT_TASK_SERVICE = "/fleet/submit_task"
+CANCEL_TASK_SERVICE = "/fleet/cancel_task"
+
+#: Subscribers of /fleet/robot_state: every robot's transient-local sample must fit at once.
+STATE_SUB_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=256,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+
+def task_from_msg(m: DeliveryTaskMsg) -> DeliveryTask:
+    """A SubmitTask task as the domain type; ValueError naming the field."""
+    try:
+        priority = Priority(m.priority)
+    except ValueError:
+        raise ValueError(f"task.priority: must be stat, urgent or routine, got {m.priority!r}") from None
+    try:
+        kind = TaskKind(m.kind or "medication")
+    except ValueError:
+        raise ValueError(f"task.kind: must be medication, specimen or supply, got {m.kind!r}") from None
+    try:
+        handling = Handling(
+            cold_chain=bool(m.cold_chain),
+            controlled=bool(m.controlled),
+            max_transit_s=int(m.max_transit_s) if m.max_transit_s > 0 else None,
+        )
+        return DeliveryTask(
+            id=m.id,
+            pickup=m.pickup,
+            dropoff=m.dropoff,
+            priority=priority,
+            earliest_s=int(m.earliest_s),
+            deadline_s=int(m.deadline_s),
+            kind=kind,
+            units=int(m.units) or 1,
+            items=tuple(m.items),
+            handling=handling,
+            requester=m.requester,
+            service_s=int(m.service_s) if m.service_s > 0 else 60,
+        )
+    except ValueError as exc:
+        raise ValueError(f"task.{exc}") from None
+
+
+def task_msg(t: DeliveryTask) -> DeliveryTaskMsg:
+    return DeliveryTaskMsg(
+        id=t.id,
+        pickup=t.pickup,
+        dropoff=t.dropoff,
+        priority=t.priority.value,
+        kind=t.kind.value,
+        earliest_s=int(t.earliest_s),
+        deadline_s=int(t.deadline_s),
+        units=int(t.units),
+        items=list(t.items),
+        cold_chain=t.handling.cold_chain,
+        controlled=t.handling.controlled,
+        max_transit_s=int(t.handling.max_transit_s or 0),
+        requester=t.requester,
+        service_s=int(t.service_s),
+    )
+
+
+def leg_report(robot_id: str, leg_id: str, result: ExecuteLeg.Result) -> LegReport:
+    try:
+        outcome = LegOutcome(result.outcome)
+    except ValueError:
+        outcome = LegOutcome.FAILED
+    return LegReport(
+        robot_id=robot_id,
+        leg_id=leg_id,
+        outcome=outcome,
+        reason=result.reason,
+        loaded=tuple(result.loaded_task_ids),
+        delivered=tuple(result.delivered_task_ids),
+    )
+
+
+def alert_from_msg(m: AlertMsg) -> Alert:
+    """Back to the core type; ValueError on an unknown code or severity."""
+    return Alert(
+        code=AlertCode(m.code),
+        severity=Severity(m.severity),
+        message=m.message,
+        at_s=int(m.at_s),
+        robot_id=m.robot_id,
+        task_id=m.task_id,
+        location=m.location,
+    )

@@ -33,6 +33,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from hospital_ops.campus import Campus, CampusError, default_campus, load_campus
+from hospital_ops.clock import CampusClock
 from robots.driver_core import DriverConfig, LegOutcome, LegRejected, RobotDriverCore
 from robots.lifts import LiftCall, LiftClient, LiftReply, LiftStatus, always_grant
 from robots.nodes import convert
@@ -214,6 +215,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--campus", help="campus YAML (default: the shipped campus)")
     p.add_argument("--speed", type=float, default=1.0, help="driving speed, m/s (default 1.0)")
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
+    p.add_argument(
+        "--clock-origin", type=float, default=None, help="epoch s where campus and wall time agree (shared clock)"
+    )
     p.add_argument("--drawers", type=int, default=4, help="lockable drawers (default 4)")
     p.add_argument("--battery", type=float, default=100.0, help="battery at start, %% (default 100)")
     p.add_argument("--consumption-pct-per-km", type=float, default=4.0, help="battery used per km, %% points")
@@ -251,7 +255,9 @@ def build_core(args: argparse.Namespace, campus: Campus | None = None) -> RobotD
     )
     if campus is None:
         campus = load_campus(args.campus) if args.campus else default_campus()
-    return RobotDriverCore(config, campus)
+    origin = getattr(args, "clock_origin", None)
+    start_at_s = None if origin is None else CampusClock(args.time_scale, origin).now()
+    return RobotDriverCore(config, campus, start_at_s=start_at_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

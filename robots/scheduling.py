@@ -1,0 +1,729 @@
+"""Scheduler core: the store, the rolling dispatcher and the robots' legs, as plain Python.
+
+The scheduler node (robots.nodes.scheduler_node) is a thin shell over :class:`SchedulerCore`:
+it feeds it robot states, custody events, leg results, lost/back robots, store polls and the
+Submit/Cancel services, and sends the :class:`LegOrder` s it returns as ExecuteLeg goals.
+
+The store is the system of record. Every change is written there first; the dispatcher
+(``scheduler.Dispatcher``) is a cache that can always be rebuilt from the store and the robots'
+states (:meth:`SchedulerCore.rebuild`), which is what a restarted node does.
+
+Legs. The dispatcher commits each robot's next leg; the core sends it when the robot is idle,
+once (a commitment already sent is never re-sent). A leg id names its stops
+(``<nonce>/p:T1+d:T1`` — pickups ``p``, drop-offs ``d``, charge ``c`` with the dock; ids
+percent-encoded), so a restarted scheduler reads from each robot's published state which leg it
+is driving and *adopts* it: the robot is planned as if the leg were done (at its last stop, its
+pickups on board, its drop-offs delivered) and gets nothing new until the leg ends; if the leg
+ended otherwise than planned (a failed hand-over...) the dispatcher is rebuilt from the store.
+
+Idempotency. Custody events are replayed to a restarted consumer (transient-local): each is
+written once (key: robot, task, kind, campus second, drawer; seeded from the store at start), a
+status moves only forward, and dispatcher events that no longer apply are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
+
+from hospital_ops.campus import Campus, LocationKind
+from hospital_ops.domain import (
+    Capability,
+    CustodyEvent,
+    CustodyKind,
+    DeliveryTask,
+    Robot,
+    RobotMode,
+    Stop,
+    StopKind,
+    TaskStatus,
+)
+from hospital_ops.store import Store
+from hospital_ops.store.errors import IllegalTransitionError, NotFoundError, StoreError
+from robots.credentials import is_pin_hash
+from robots.driver_core import LegOutcome, LegStop, RobotSnapshot
+from scheduler import (
+    Dispatcher,
+    DispatchError,
+    DispatchPolicy,
+    PlanningError,
+    RobotFault,
+    RobotLost,
+    RobotStateUpdate,
+    TaskAdded,
+    TaskCancelled,
+    TaskDelivered,
+    TaskPickedUp,
+)
+from scheduler.dispatcher import Decision, RobotAvailable
+
+log = logging.getLogger(__name__)
+
+#: (pin_hash, badges) that open a task's drawer.
+Credentials = tuple[str, frozenset[str]]
+_KIND_CODE = {StopKind.PICKUP: "p", StopKind.DROPOFF: "d", StopKind.CHARGE: "c"}
+_CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
+
+
+# ---- leg ids -----------------------------------------------------------------------------------
+def encode_leg_id(nonce: str, stops: Iterable[Stop]) -> str:
+    """``<nonce>/p:T1+d:T2+c:DOCK``: the leg's stops, readable back with :func:`decode_leg_id`."""
+    if not nonce or "/" in nonce:
+        raise ValueError(f"nonce: must be non-empty without '/', got {nonce!r}")
+    parts = []
+    for st in stops:
+        ref = st.location if st.kind is StopKind.CHARGE else (st.task_id or "")
+        parts.append(f"{_KIND_CODE[st.kind]}:{quote(ref, safe='')}")
+    if not parts:
+        raise ValueError("stops: a leg needs at least one stop")
+    return f"{nonce}/{'+'.join(parts)}"
+
+
+def decode_leg_id(leg_id: str) -> list[tuple[StopKind, str]] | None:
+    """The (kind, task id — or dock for a charge stop) of each stop; None if not one of ours."""
+    nonce, sep, body = leg_id.partition("/")
+    if not sep or not nonce or not body:
+        return None
+    out = []
+    for part in body.split("+"):
+        code, sep, ref = part.partition(":")
+        kind = _CODE_KIND.get(code)
+        if kind is None or not sep or not ref:
+            return None
+        out.append((kind, unquote(ref)))
+    return out
+
+
+# ---- plain records -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LegOrder:
+    """An ExecuteLeg goal to send: the robot, the leg id, the stops with their drawer credentials."""
+
+    robot_id: str
+    leg_id: str
+    stops: tuple[LegStop, ...]
+    #: The planned stops (ETAs) as the dispatcher committed them.
+    planned: tuple[Stop, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LegReport:
+    """What a robot said when a leg ended (the ExecuteLeg result)."""
+
+    robot_id: str
+    leg_id: str
+    outcome: LegOutcome
+    reason: str = ""
+    loaded: tuple[str, ...] = ()
+    delivered: tuple[str, ...] = ()
+
+
+@dataclass
+class _Leg:
+    leg_id: str
+    #: (kind, task id or dock) per stop.
+    stops: list[tuple[StopKind, str]]
+    #: Planned as if already done (after a rebuild / restart); ends are checked against the robot.
+    adopted: bool = False
+    #: The robot's state has shown this leg running.
+    seen_running: bool = False
+
+    def tasks(self, kind: StopKind) -> list[str]:
+        return [ref for k, ref in self.stops if k is kind]
+
+
+@dataclass
+class Outcome:
+    """What one call changed: goals to send, goals to cancel, notes for the log."""
+
+    orders: list[LegOrder] = field(default_factory=list)
+    #: (robot id, leg id) of goals to cancel.
+    cancels: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def extend(self, other: Outcome) -> Outcome:
+        self.orders.extend(other.orders)
+        self.cancels.extend(other.cancels)
+        self.notes.extend(other.notes)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    actor: str = "scheduler"
+    #: What every robot of the fleet can carry (the simulated ones have locked drawers and a cold box).
+    capabilities: frozenset[Capability] = frozenset({Capability.LOCKED_DRAWERS, Capability.COLD_BOX})
+    consumption_pct_per_km: float = 4.0
+    min_battery_pct: float = 20.0
+    #: Feed a robot's state to the dispatcher at most this often (real seconds) unless its mode changes.
+    state_period_s: float = 5.0
+    #: Legs of a task that may fail (hand-over timeout, lift...) before the task is failed.
+    max_leg_failures: int = 3
+    #: Look-back of the store poll (concurrent writers commit a little out of timestamp order).
+    poll_lookback_s: float = 5.0
+    seed: int = 0
+    commit_within_s: int = 120
+
+    def __post_init__(self) -> None:
+        if self.state_period_s < 0:
+            raise ValueError(f"state_period_s: must not be negative, got {self.state_period_s}")
+        if self.max_leg_failures < 1:
+            raise ValueError(f"max_leg_failures: must be at least 1, got {self.max_leg_failures}")
+
+
+def persist_submission(store: Store, task: DeliveryTask, pin_hash: str, badges: frozenset[str], *, actor: str) -> None:
+    """A task submitted over ROS into the store, with the PIN hash it came with (thread-safe: touches
+    only the store). Raises ValueError / store errors naming the field."""
+    from robots.store_access import set_task_pin_hash
+
+    if not pin_hash and not badges:
+        raise ValueError("pin_hash: a task needs a PIN hash or badges, or its drawer could never open")
+    if pin_hash and not is_pin_hash(pin_hash):
+        raise ValueError("pin_hash: not an argon2id hash (never send the PIN itself)")
+    store.add_task(task, actor=actor, reason="submitted over ROS")
+    if pin_hash:
+        set_task_pin_hash(store, task.id, pin_hash)
+
+
+def robot_from_snapshot(snap: RobotSnapshot, config: SchedulerConfig, mode: RobotMode | None = None) -> Robot:
+    """The planner's view of a robot from its published state."""
+    return Robot(
+        id=snap.robot_id,
+        location=snap.location,
+        available_s=int(snap.at_s),
+        capacity_units=max(1, len(snap.drawers)),
+        capabilities=config.capabilities,
+        speed_mps=snap.speed_mps if snap.speed_mps > 0 else 1.0,
+        battery_pct=max(0.0, min(100.0, snap.battery_pct)),
+        consumption_pct_per_km=config.consumption_pct_per_km,
+        min_battery_pct=config.min_battery_pct,
+        mode=mode or snap.mode,
+        on_board=snap.on_board,
+    )
+
+
+class SchedulerCore:
+    """See the module doc. Not thread-safe: the node serialises every call."""
+
+    def __init__(
+        self,
+        store: Store,
+        campus: Campus,
+        *,
+        policy: DispatchPolicy,
+        clock: Callable[[], float],
+        credentials: Callable[[str], Credentials],
+        config: SchedulerConfig | None = None,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.campus = campus
+        self.policy = policy
+        self.config = config or SchedulerConfig()
+        self._clock = clock
+        self._wall = wall
+        self._credentials = credentials
+        self._docks = tuple(loc.id for loc in campus.by_kind(LocationKind.DOCK))
+        self._disp: Dispatcher | None = None
+        self._snaps: dict[str, RobotSnapshot] = {}
+        self._fed: dict[str, tuple[float, RobotMode]] = {}
+        self._lost: set[str] = set()
+        self._inflight: dict[str, _Leg] = {}
+        self._sent: dict[str, tuple[Stop, ...]] = {}
+        #: Legs known to have ended (results, or seen ending): a stale state showing one is not "busy".
+        self._ended: set[str] = set()
+        self._seen_custody: set[tuple[str, str, str, int, int]] = set()
+        self._known: dict[str, TaskStatus] = {}
+        self._failures: Counter[str] = Counter()
+        self._since: datetime | None = None
+        self._seq = itertools.count(1)
+        self._nonce_base = f"{int(time.time() * 1000) % 10**9:x}"
+        self.replan_pending = False
+        self._rebuilding = False
+        for ev in store.custody_events():
+            self._seen_custody.add(self._custody_key(ev))
+
+    # ---- views --------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._disp is not None
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self._disp
+
+    def inflight(self) -> dict[str, str]:
+        """Robot id → leg id of every leg sent or adopted and not ended."""
+        return {rid: leg.leg_id for rid, leg in self._inflight.items()}
+
+    def adopted(self) -> dict[str, str]:
+        """Robot id → leg id of the legs taken over from the robots' states (not sent by this core)."""
+        return {rid: leg.leg_id for rid, leg in self._inflight.items() if leg.adopted and leg.seen_running}
+
+    def now_s(self) -> int:
+        return int(self._clock())
+
+    # ---- start / rebuild ----------------------------------------------------------------------
+    def start(self) -> Outcome:
+        """Build the dispatcher from the store and the robot states heard so far (adopting legs)."""
+        self._since = datetime.now(UTC) - timedelta(seconds=self.config.poll_lookback_s)
+        return self.rebuild("start")
+
+    def rebuild(self, why: str) -> Outcome:
+        self._rebuilding = True
+        try:
+            return self._rebuild(why)
+        finally:
+            self._rebuilding = False
+
+    def _rebuild(self, why: str) -> Outcome:
+        out = Outcome(notes=[f"rebuilding the dispatcher ({why})"])
+        now = self.now_s()
+        # legs running on robots that we did not send (or sent before a restart): adopt them
+        for rid, snap in self._snaps.items():
+            if rid in self._lost or not self._running_leg(snap):
+                continue
+            leg = self._inflight.get(rid)
+            if leg is None or leg.leg_id != snap.leg_id:
+                stops = decode_leg_id(snap.leg_id)
+                self._inflight[rid] = _Leg(snap.leg_id, stops or [], adopted=True, seen_running=True)
+                out.notes.append(f"adopted leg {snap.leg_id} of {rid}")
+        for leg in self._inflight.values():
+            leg.adopted = True
+        records = {r.id: r for r in self.store.open_tasks()}
+        for tid, rec in records.items():
+            self._known[tid] = rec.status
+        # on board: what the robot's state shows loaded, and what the custody events said was loaded
+        # (the state may be a moment older than the LOADED event)
+        loaded_by = {
+            t: rid for rid, s in self._snaps.items() if rid not in self._lost for t in s.on_board if t in records
+        }
+        for tid, rec in records.items():
+            holder = rec.robot_id
+            if rec.status is not TaskStatus.PICKED_UP or tid in loaded_by or holder not in self._snaps:
+                continue
+            if holder in self._lost:
+                continue
+            # the store says on board but the robot's state does not: trust whichever is newer
+            # (a state newer than the LOADED event means it was delivered; that event is on its way)
+            loaded_at = max(
+                (e.at_s for e in self.store.custody_events(task_id=tid, kind=CustodyKind.LOADED)), default=0
+            )
+            if self._snaps[holder].at_s <= loaded_at:
+                loaded_by[tid] = holder
+        dropping = {t for leg in self._inflight.values() for t in leg.tasks(StopKind.DROPOFF)}
+        tasks: dict[str, DeliveryTask] = {}
+        for tid, rec in records.items():
+            if rec.status is TaskStatus.PICKED_UP and tid not in loaded_by:
+                continue  # on a lost robot (alert raised) or its DELIVERED event is on its way
+            if tid in dropping:
+                continue  # being delivered by a running leg
+            if not self._openable(tid):
+                self._fail(tid, "no PIN or badge: the robot's drawer could never open", out)
+                continue
+            tasks[tid] = rec.task
+        robots: list[Robot] = []
+        for rid, snap in self._snaps.items():
+            if rid in self._lost:
+                continue
+            robot = robot_from_snapshot(snap, self.config)
+            on_board = [t for t, holder in loaded_by.items() if holder == rid and t in tasks]
+            leg = self._inflight.get(rid)
+            if leg is not None:
+                if not leg.stops:
+                    continue  # a leg we cannot read: leave the robot out until it ends
+                last_kind, last_ref = leg.stops[-1]
+                location = self._stop_location(last_kind, last_ref, records) or robot.location
+                for t in leg.tasks(StopKind.PICKUP):
+                    if t in tasks and t not in on_board:
+                        on_board.append(t)
+                on_board = [t for t in on_board if t not in leg.tasks(StopKind.DROPOFF)]
+                service = sum(
+                    tasks[t].service_s if t in tasks else 60 for k, t in leg.stops if k is not StopKind.CHARGE
+                )
+                robot = dataclasses.replace(
+                    robot,
+                    location=location,
+                    available_s=now + (snap.leg_eta_s or 0) + service,
+                    mode=RobotMode.BUSY,
+                )
+            units = sum(tasks[t].units for t in on_board)
+            robot = dataclasses.replace(
+                robot, on_board=tuple(on_board), capacity_units=max(robot.capacity_units, units)
+            )
+            if robot.mode is RobotMode.FAULT:
+                on_board_ids = set(robot.on_board)
+                for t in list(tasks):
+                    if t in on_board_ids:
+                        del tasks[t]
+                robot = dataclasses.replace(robot, on_board=())
+            robots.append(robot)
+        self._disp = Dispatcher(
+            self.campus,
+            robots,
+            policy=self.policy,
+            now_s=now,
+            docks=self._docks,
+            seed=self.config.seed,
+            commit_within_s=self.config.commit_within_s,
+        )
+        self._sent.clear()
+        self._fed = {r.id: (self._wall(), r.mode) for r in robots}
+        try:
+            decision = self._disp.load(tasks.values(), at_s=now)
+        except (DispatchError, PlanningError) as exc:
+            out.notes.append(f"loading all open tasks failed ({exc}); loading them one by one")
+            decision = self._disp.replan(now)
+            for task in tasks.values():
+                try:
+                    decision = self._disp.handle(TaskAdded(task, now))
+                except (DispatchError, PlanningError) as exc2:
+                    self._fail(task.id, f"cannot be planned: {exc2}", out)
+        return out.extend(self._apply(decision))
+
+    # ---- inputs ---------------------------------------------------------------------------------
+    def on_robot_state(self, snap: RobotSnapshot) -> Outcome:
+        rid = snap.robot_id
+        prev = self._snaps.get(rid)
+        if prev is not None and snap.at_s < prev.at_s:
+            return Outcome()  # late or replayed
+        self._snaps[rid] = snap
+        out = Outcome()
+        if self._disp is None or rid in self._lost:
+            return out
+        leg = self._inflight.get(rid)
+        if leg is not None and snap.leg_id == leg.leg_id:
+            leg.seen_running = True
+        elif leg is not None and leg.adopted and leg.seen_running and snap.leg_id != leg.leg_id:
+            del self._inflight[rid]
+            self._ended.add(leg.leg_id)
+            return out.extend(self._adopted_leg_ended(rid, leg, snap))
+        if rid not in self._disp.robots:
+            return out.extend(self.rebuild(f"new robot {rid}"))
+        known = self._disp.robots[rid]
+        mode_now = snap.mode
+        last_t, last_mode = self._fed.get(rid, (-1e18, known.mode))
+        if mode_now is RobotMode.FAULT and known.mode is not RobotMode.FAULT:
+            self._inflight.pop(rid, None)
+            self._fed[rid] = (self._wall(), mode_now)
+            return out.extend(self._handle(RobotFault(rid, self.now_s(), "robot reports fault")))
+        if known.mode in (RobotMode.FAULT, RobotMode.LOST, RobotMode.CHARGING) and mode_now is RobotMode.IDLE:
+            self._fed[rid] = (self._wall(), mode_now)
+            if known.mode is RobotMode.CHARGING:
+                return out.extend(self._handle(RobotAvailable(robot_from_snapshot(snap, self.config), self.now_s())))
+            return out.extend(self.rebuild(f"robot {rid} available again"))
+        due = self._wall() - last_t >= self.config.state_period_s or mode_now is not last_mode
+        if due and rid not in self._inflight and not self._running_leg(snap):
+            self._fed[rid] = (self._wall(), mode_now)
+            robot = robot_from_snapshot(snap, self.config)
+            return out.extend(self._handle(RobotStateUpdate(robot, self.now_s())))
+        return out.extend(self._dispatch())
+
+    def on_custody(self, ev: CustodyEvent) -> Outcome:
+        """A hand-over: written once to the store (status moved forward), then told to the dispatcher."""
+        out = Outcome()
+        key = self._custody_key(ev)
+        if key in self._seen_custody:
+            return out
+        try:
+            rec = self.store.get_task(ev.task_id)
+        except NotFoundError:
+            out.notes.append(f"custody event for unknown task {ev.task_id} ignored")
+            self._seen_custody.add(key)
+            return out
+        transition: TaskStatus | None = None
+        if ev.kind is CustodyKind.LOADED and rec.status in (TaskStatus.REQUESTED, TaskStatus.PLANNED):
+            if rec.status is TaskStatus.REQUESTED:
+                self.store.transition_task(
+                    ev.task_id, TaskStatus.PLANNED, actor=self.config.actor, reason="loaded", robot_id=ev.robot_id
+                )
+            transition = TaskStatus.PICKED_UP
+        elif ev.kind is CustodyKind.DELIVERED and rec.status is TaskStatus.PICKED_UP:
+            transition = TaskStatus.DELIVERED
+        try:
+            self.store.record_custody(ev, transition=transition)
+        except (IllegalTransitionError, StoreError) as exc:
+            out.notes.append(f"custody {ev.kind.value} of {ev.task_id}: {exc}")
+            self.store.record_custody(ev)
+        self._seen_custody.add(key)
+        if transition is not None:
+            self._known[ev.task_id] = transition
+        if self._disp is None:
+            return out
+        now = max(self.now_s(), ev.at_s)
+        if ev.kind is CustodyKind.LOADED:
+            return out.extend(self._handle(TaskPickedUp(ev.task_id, ev.robot_id, now), quiet=True))
+        if ev.kind is CustodyKind.DELIVERED:
+            return out.extend(self._handle(TaskDelivered(ev.task_id, ev.robot_id, now), quiet=True))
+        return out
+
+    def on_leg_result(self, report: LegReport) -> Outcome:
+        out = Outcome()
+        leg = self._inflight.get(report.robot_id)
+        if leg is None or leg.leg_id != report.leg_id:
+            return out  # already handled (adopted leg seen ending in the robot state)
+        del self._inflight[report.robot_id]
+        self._ended.add(report.leg_id)
+        if report.outcome is LegOutcome.DONE:
+            if self._disp is not None and not leg.adopted:
+                now = self.now_s()
+                for tid in report.loaded:
+                    out.extend(self._handle(TaskPickedUp(tid, report.robot_id, now), quiet=True))
+                for tid in report.delivered:
+                    out.extend(self._handle(TaskDelivered(tid, report.robot_id, now), quiet=True))
+            return out.extend(self._dispatch())
+        out.notes.append(f"leg {report.leg_id} of {report.robot_id} {report.outcome.name.lower()}: {report.reason}")
+        self._leg_failed(leg, report.reason, set(report.loaded), set(report.delivered), out)
+        return out.extend(self.rebuild(f"leg of {report.robot_id} {report.outcome.name.lower()}"))
+
+    def on_robot_lost(self, robot_id: str) -> Outcome:
+        out = Outcome()
+        if robot_id in self._lost:
+            return out
+        self._lost.add(robot_id)
+        self._inflight.pop(robot_id, None)
+        self._sent.pop(robot_id, None)
+        if self._disp is None or robot_id not in self._disp.robots:
+            return out
+        out.notes.append(f"robot {robot_id} lost: its unpicked tasks go back to the pool")
+        return out.extend(self._handle(RobotLost(robot_id, self.now_s(), "no heartbeat")))
+
+    def on_robot_back(self, robot_id: str) -> Outcome:
+        if robot_id not in self._lost:
+            return Outcome()
+        self._lost.discard(robot_id)
+        if self._disp is None:
+            return Outcome()
+        return self.rebuild(f"robot {robot_id} is back")
+
+    def poll_store(self) -> Outcome:
+        """New and cancelled tasks written by others (the REST API, another scheduler's submit)."""
+        out = Outcome()
+        if self._since is None:
+            return out
+        lookback = timedelta(seconds=self.config.poll_lookback_s)
+        records = self.store.tasks_changed_since(self._since - lookback)
+        if records:
+            self._since = max(self._since, max(r.updated_at for r in records))
+        for rec in records:
+            tid = rec.id
+            known = self._known.get(tid)
+            if known is None:
+                self._known[tid] = rec.status
+                if not rec.status.terminal:
+                    out.extend(self._intake(rec.task))
+                continue
+            if rec.status is known:
+                continue
+            self._known[tid] = rec.status
+            if rec.status in (TaskStatus.CANCELLED, TaskStatus.FAILED) and not known.terminal:
+                out.extend(self._drop_task(tid, rec.status.value))
+        return out
+
+    def persist_submission(self, task: DeliveryTask, pin_hash: str, badges: frozenset[str], *, actor: str) -> None:
+        """SubmitTask, first half (see :func:`persist_submission`); then :meth:`intake`."""
+        persist_submission(self.store, task, pin_hash, badges, actor=actor or self.config.actor)
+        self._known[task.id] = TaskStatus.REQUESTED
+
+    def intake(self, task: DeliveryTask) -> Outcome:
+        """Plan a task already in the store (a second intake of the same task does nothing)."""
+        self._known.setdefault(task.id, TaskStatus.REQUESTED)
+        return self._intake(task)
+
+    def cancelled(self, task_id: str) -> Outcome:
+        """A task the caller already moved to CANCELLED in the store leaves the plan."""
+        self._known[task_id] = TaskStatus.CANCELLED
+        return self._drop_task(task_id, "cancelled")
+
+    def submit(self, task: DeliveryTask, pin_hash: str, badges: frozenset[str], *, actor: str) -> Outcome:
+        """Both halves of SubmitTask at once."""
+        self.persist_submission(task, pin_hash, badges, actor=actor)
+        return self._intake(task)
+
+    def cancel(self, task_id: str, reason: str, *, actor: str) -> Outcome:
+        """CancelTask: refused (IllegalTransitionError) once the items are on board."""
+        self.store.transition_task(task_id, TaskStatus.CANCELLED, actor=actor or self.config.actor, reason=reason)
+        self._known[task_id] = TaskStatus.CANCELLED
+        return self._drop_task(task_id, "cancelled")
+
+    def tick(self) -> Outcome:
+        """Let time pass: legs that fell due are committed; a pending full re-plan is run."""
+        if self._disp is None:
+            return Outcome()
+        now = self.now_s()
+        try:
+            if self.replan_pending:
+                self.replan_pending = False
+                return self._apply(self._disp.replan(now))
+            return self._apply(self._disp.tick(now))
+        except (DispatchError, PlanningError) as exc:
+            return self.rebuild(f"the dispatcher's state did not plan ({exc})")
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _running_leg(self, snap: RobotSnapshot) -> bool:
+        """Is the robot (as this state shows it) driving a leg that has not ended?"""
+        return bool(snap.leg_id) and snap.leg_id not in self._ended
+
+    @staticmethod
+    def _custody_key(ev: CustodyEvent) -> tuple[str, str, str, int, int]:
+        return (ev.robot_id, ev.task_id, ev.kind.value, int(ev.at_s), int(ev.drawer))
+
+    def _openable(self, task_id: str) -> bool:
+        pin_hash, badges = self._credentials(task_id)
+        return bool(pin_hash or badges)
+
+    def _intake(self, task: DeliveryTask) -> Outcome:
+        out = Outcome()
+        if self._disp is not None and task.id in self._disp.tasks:
+            return out
+        if not self._openable(task.id):
+            self._fail(task.id, "no PIN or badge: the robot's drawer could never open", out)
+            return out
+        if self._disp is None:
+            return out  # planned at start()
+        try:
+            decision = self._disp.handle(TaskAdded(task, self.now_s()))
+        except (DispatchError, PlanningError) as exc:
+            self._fail(task.id, f"cannot be planned: {exc}", out)
+            return out
+        return out.extend(self._apply(decision))
+
+    def _drop_task(self, task_id: str, why: str) -> Outcome:
+        out = Outcome()
+        for rid, leg in self._inflight.items():
+            if task_id in leg.tasks(StopKind.PICKUP):
+                out.cancels.append((rid, leg.leg_id))
+        if self._disp is None or task_id not in self._disp.tasks:
+            return out
+        try:
+            decision = self._disp.handle(TaskCancelled(task_id, self.now_s()))
+        except DispatchError as exc:
+            out.notes.append(f"task {task_id} {why} but kept in the plan: {exc}")
+            return out
+        return out.extend(self._apply(decision))
+
+    def _fail(self, task_id: str, reason: str, out: Outcome) -> None:
+        try:
+            self.store.transition_task(task_id, TaskStatus.FAILED, actor=self.config.actor, reason=reason)
+            self._known[task_id] = TaskStatus.FAILED
+            out.notes.append(f"task {task_id} failed: {reason}")
+        except (IllegalTransitionError, NotFoundError) as exc:
+            out.notes.append(f"task {task_id}: could not mark failed: {exc}")
+
+    def _leg_failed(self, leg: _Leg, reason: str, loaded: set[str], delivered: set[str], out: Outcome) -> None:
+        """Count the failure against every task the leg did not finish; fail those that failed too often
+        (and at once a task whose drawer locked out: a supervisor must see to it)."""
+        locked = "locked out" in reason
+        if reason.startswith(("stops", "robot ", "goal rejected", "leg_id")):
+            return  # refused at the start (our bookkeeping was behind the robot): not the task's fault
+        for kind, tid in leg.stops:
+            if kind is StopKind.CHARGE or tid in delivered or (kind is StopKind.PICKUP and tid in loaded):
+                continue
+            self._failures[tid] += 1
+            current = self._known.get(tid)
+            if (locked and f"task {tid}" in reason) or self._failures[tid] >= self.config.max_leg_failures:
+                if current is not None and current.terminal:
+                    continue
+                self._fail(tid, f"leg failed {self._failures[tid]} time(s): {reason}"[:900], out)
+
+    def _adopted_leg_ended(self, rid: str, leg: _Leg, snap: RobotSnapshot) -> Outcome:
+        """An adopted leg ended (seen in the robot's state): rebuild if it did not go as planned."""
+        on_board = set(snap.on_board)
+        ok = bool(leg.stops)
+        for kind, tid in leg.stops:
+            if kind is StopKind.PICKUP and tid not in on_board and tid not in leg.tasks(StopKind.DROPOFF):
+                ok = ok and self._known.get(tid) in (TaskStatus.PICKED_UP, TaskStatus.DELIVERED)
+            elif kind is StopKind.DROPOFF and tid in on_board:
+                ok = False
+        if ok:
+            return self._dispatch()
+        return self.rebuild(f"adopted leg {leg.leg_id} of {rid} ended otherwise than planned")
+
+    def _handle(self, event: object, *, quiet: bool = False) -> Outcome:
+        assert self._disp is not None
+        try:
+            decision = self._disp.handle(event)  # type: ignore[arg-type]
+        except DispatchError as exc:
+            out = Outcome()
+            if not quiet:
+                out.notes.append(f"dispatcher refused {type(event).__name__}: {exc}")
+            return out.extend(self._dispatch())
+        except PlanningError as exc:
+            return self.rebuild(f"{type(event).__name__} left a state that does not plan ({exc})")
+        return self._apply(decision)
+
+    def _apply(self, decision: Decision) -> Outcome:
+        out = Outcome()
+        if decision.replan_pending:
+            self.replan_pending = True
+        for alert in decision.alerts:
+            out.notes.append(
+                f"recovery: robot {alert.robot_id} holds {', '.join(alert.task_ids)} at {alert.location} ({alert.reason})"
+            )
+        try:
+            applied = self.store.apply_plan(decision.plan, actor=self.config.actor)
+        except StoreError as exc:
+            out.notes.append(f"could not record the plan: {exc}")
+        else:
+            if applied.skipped:
+                out.notes.append(f"plan: store skipped {applied.skipped}")
+            for tid in (*applied.planned, *applied.unplanned):
+                self._known[tid] = TaskStatus.PLANNED if tid in applied.planned else TaskStatus.REQUESTED
+        return out.extend(self._dispatch())
+
+    def _dispatch(self) -> Outcome:
+        """Send each idle robot its committed leg (once)."""
+        out = Outcome()
+        if self._disp is None:
+            return out
+        on_board = {t for r in self._disp.robots.values() for t in r.on_board}
+        stale = False
+        for rid, stops in self._disp.commitments.items():
+            if rid in self._inflight or rid in self._lost or self._sent.get(rid) == stops:
+                continue
+            if any(st.kind is StopKind.PICKUP and st.task_id in on_board for st in stops):
+                stale = True  # a warm-started plan kept the pickup of a task now on board
+                continue
+            snap = self._snaps.get(rid)
+            if snap is None or self._running_leg(snap):
+                continue  # busy with a leg we do not know yet (or a stale state): wait for it to end
+            order = self._order(rid, stops)
+            if order is None:
+                continue
+            self._sent[rid] = stops
+            self._inflight[rid] = _Leg(order.leg_id, [(s.kind, s.task_id or s.location) for s in stops])
+            out.orders.append(order)
+        if stale and not self._rebuilding:
+            out.extend(self.rebuild("a committed leg would pick up a task already on board"))
+        return out
+
+    def _order(self, rid: str, stops: tuple[Stop, ...]) -> LegOrder | None:
+        legs = []
+        for st in stops:
+            if st.kind is StopKind.CHARGE:
+                legs.append(LegStop(StopKind.CHARGE, st.location))
+                continue
+            assert st.task_id is not None
+            pin_hash, badges = self._credentials(st.task_id)
+            legs.append(LegStop(st.kind, st.location, st.task_id, pin_hash, badges))
+        leg_id = encode_leg_id(f"{self._nonce_base}{next(self._seq):x}", stops)
+        return LegOrder(rid, leg_id, tuple(legs), stops)
+
+    def _stop_location(self, kind: StopKind, ref: str, records: dict[str, object]) -> str | None:
+        if kind is StopKind.CHARGE:
+            return ref
+        rec = records.get(ref)
+        if rec is None:
+            try:
+                rec = self.store.get_task(ref)
+            except NotFoundError:
+                return None
+        task = rec.task  # type: ignore[attr-defined]
+        return str(task.pickup if kind is StopKind.PICKUP else task.dropoff)
