@@ -181,15 +181,11 @@ class SchedulerConfig:
 def persist_submission(store: Store, task: DeliveryTask, pin_hash: str, badges: frozenset[str], *, actor: str) -> None:
     """A task submitted over ROS into the store, with the PIN hash it came with (thread-safe: touches
     only the store). Raises ValueError / store errors naming the field."""
-    from robots.store_access import set_task_pin_hash
-
     if not pin_hash and not badges:
         raise ValueError("pin_hash: a task needs a PIN hash or badges, or its drawer could never open")
     if pin_hash and not is_pin_hash(pin_hash):
         raise ValueError("pin_hash: not an argon2id hash (never send the PIN itself)")
-    store.add_task(task, actor=actor, reason="submitted over ROS")
-    if pin_hash:
-        set_task_pin_hash(store, task.id, pin_hash)
+    store.add_task(task, actor=actor, pin_hash=pin_hash or None, reason="submitted over ROS")
 
 
 def robot_from_snapshot(snap: RobotSnapshot, config: SchedulerConfig, mode: RobotMode | None = None) -> Robot:

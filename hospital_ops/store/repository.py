@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import BigInteger, Engine, Integer, SmallInteger, String, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -319,6 +319,28 @@ class Store:
         )
 
     @staticmethod
+    def _check_pin_hash(pin_hash: str) -> str:
+        if not isinstance(pin_hash, str) or not pin_hash.startswith("$argon2id$"):
+            raise InvalidInputError("pin_hash: must be an argon2id hash (never send the PIN itself)")
+        try:
+            extract_parameters(pin_hash)
+        except InvalidHashError:
+            raise InvalidInputError("pin_hash: not a well-formed argon2id hash") from None
+        return pin_hash
+
+    def task_pin_hash(self, task_id: str) -> str | None:
+        """The argon2id hash of the task's PIN (None if it has none).
+
+        Only for the scheduler node, which hands it to the robot with the leg so the drawer can
+        check the PIN itself; never put it in an API response.
+        """
+        with self._read() as s:
+            row = s.get(TaskRow, task_id)
+            if row is None:
+                raise NotFoundError(f"task {task_id}: no such task")
+            return row.pin_hash
+
+    @staticmethod
     def _check_pin(pin: str) -> str:
         if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
             raise InvalidInputError("pin: must be 4 to 8 digits")
@@ -330,6 +352,7 @@ class Store:
         *,
         actor: str,
         pin: str | None = None,
+        pin_hash: str | None = None,
         ward: str | None = None,
         reason: str = "requested",
     ) -> TaskRecord:
@@ -337,14 +360,20 @@ class Store:
 
         ``task`` is a ``DeliveryTask`` or a mapping of its fields (``handling`` may be a mapping).
         ``pin`` (4–8 digits) is what the receiver types at the drawer; only its argon2 hash is
-        kept. ``ward`` tags the task for ward filters. A task id that exists raises
+        kept. A client that hashed the PIN itself (a task submitted over ROS: the PIN never
+        crosses the wire) passes ``pin_hash``, an argon2id PHC string, instead. ``ward`` tags the task for ward filters. A task id that exists raises
         ``DuplicateError``.
         """
         checked = convert.build(DeliveryTask, task)
         actor = convert.text(actor, "actor")
         if ward is not None:
             ward = convert.text(ward, "ward")
-        pin_hash = self._hash_secret(self._check_pin(pin)) if pin is not None else None
+        if pin is not None and pin_hash is not None:
+            raise InvalidInputError("pin: give the PIN or its hash (pin_hash), not both")
+        if pin is not None:
+            pin_hash = self._hash_secret(self._check_pin(pin))
+        elif pin_hash is not None:
+            pin_hash = self._check_pin_hash(pin_hash)
         now = self._now()
         with self._write() as s:
             existing = s.get(TaskRow, checked.id)

@@ -27,7 +27,7 @@ from robots.scheduling import (
     decode_leg_id,
     encode_leg_id,
 )
-from robots.store_access import set_task_pin_hash, task_pin_hash
+from robots.store_access import task_pin_hash
 from scheduler import DispatchPolicy, GreedyPolicy, OrToolsPolicy, PlannerParams
 
 T0 = 1_800_000_000
@@ -221,7 +221,9 @@ def test_task_without_credentials_fails_and_ros_submission_keeps_its_hash(tiny_c
     w.run(w.core.start())
     assert statuses(store)["T0"] is TaskStatus.FAILED
     with pytest.raises(ValueError, match="pin_hash"):
-        set_task_pin_hash(store, "T0", "1234")
+        w.core.submit(
+            DeliveryTask("T9", "PHARM", "W1", Priority.STAT, T0, T0 + 900), "1234", frozenset(), actor="ros"
+        )
     pin_hash = FAST_HASHER.hash(PIN)
     out = w.core.submit(
         DeliveryTask("T1", "PHARM", "W1", Priority.STAT, T0, T0 + 900), pin_hash, frozenset(), actor="ros"

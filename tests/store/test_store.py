@@ -240,6 +240,34 @@ def test_writes_are_visible_to_another_store_at_once(open_store: Callable[[], St
     assert a.get_task("T-1").status is TaskStatus.CANCELLED
 
 
+def test_a_pin_hash_made_by_the_client_is_kept_and_handed_only_to_the_scheduler(store: Store) -> None:
+    """A task submitted over ROS comes with an argon2id hash (the PIN never crosses the wire)."""
+    from argon2 import PasswordHasher
+
+    pin_hash = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash("482913")
+    rec = store.add_task(make_task("T-ros"), actor="ros", pin_hash=pin_hash)
+    assert rec.has_pin
+    assert store.task_pin_hash("T-ros") == pin_hash
+    assert store.verify_pin("T-ros", "482913")
+    store.add_task(make_task("T-nopin"), actor="ros")
+    assert store.task_pin_hash("T-nopin") is None
+    with pytest.raises(NotFoundError):
+        store.task_pin_hash("T-none")
+
+
+@pytest.mark.parametrize("bad", ["482913", "$argon2i$v=19$m=8,t=1,p=1$abc$def", "$argon2id$garbage"])
+def test_a_pin_hash_that_is_not_argon2id_is_refused_and_nothing_is_stored(store: Store, bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="pin_hash"):
+        store.add_task(make_task("T-bad"), actor="ros", pin_hash=bad)
+    with pytest.raises(NotFoundError):
+        store.get_task("T-bad")
+
+
+def test_pin_and_pin_hash_together_are_refused(store: Store) -> None:
+    with pytest.raises(InvalidInputError, match="not both"):
+        store.add_task(make_task("T-both"), actor="a", pin="1234", pin_hash="$argon2id$x")
+
+
 def test_tasks_changed_since_returns_what_moved_oldest_first(store: Store) -> None:
     """Live views poll this: a task appears once per change, ordered by its last change."""
     store.add_task(make_task("T-old"), actor="a")
