@@ -22,6 +22,7 @@ from scheduler.params import PlannerParams
 from scheduler.planner import charge_report, plan, quick_plan
 from scheduler.policy import DispatchPolicy, GreedyPolicy, OrToolsPolicy
 from scheduler.problem import PlanningError, Problem
+from scheduler.staging import staging_targets
 from scheduler.travel import MatrixTravel
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "plan_greedy",
     "plan_metrics",
     "quick_plan",
+    "staging_targets",
 ]

@@ -79,7 +79,7 @@ def build_cache(inst: Instance, v: int, seq: list[int]) -> RouteCache | None:
             locs[i] = td.pick_loc
             load += td.units
             lb[i] = td.earliest
-            bound[i], weight[i] = td.earliest, td.wait_w
+            bound[i], weight[i] = td.wait_from, td.wait_w
             pick_pos[k] = i
         over = ev.times[i] - bound[i]
         late[i] = weight[i] * over if over > 0 else 0
@@ -143,7 +143,7 @@ def best_in_route(inst: Instance, c: RouteCache, k: int, bound: int | None) -> t
     ploc, dloc = td.pick_loc, td.drop_loc
     units, cap = td.units, veh.capacity
     s_task, w_late, deadline, mt = td.service, td.late_w, td.deadline, td.max_transit
-    w_wait, earliest = td.wait_w, td.earliest
+    w_wait, earliest, wait_from = td.wait_w, td.earliest, td.wait_from
     start_loc, start = veh.start_loc, veh.start
     range_m = veh.range_m
     best_delta = bound
@@ -204,7 +204,7 @@ def best_in_route(inst: Instance, c: RouteCache, k: int, bound: int | None) -> t
             if tp > H:
                 continue
             js = range(i, n + 1)
-            cost_p = w_wait * (tp - earliest)
+            cost_p = w_wait * (tp - wait_from) if tp > wait_from else 0
         # state just before the drop-off position j
         if i is None:
             t_dep, prev = None, None

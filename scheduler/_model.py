@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -32,6 +32,8 @@ from scheduler.travel import as_matrix
 
 #: Battery range used when a robot consumes nothing (metres); keeps every value far inside int64.
 UNLIMITED_RANGE_M = 10**9
+#: At most this many tasks are moved by one repair pass under the real deadlines.
+REPAIR_LIMIT = 8
 #: The objective must stay below this (OR-Tools sums costs in int64).
 _OBJECTIVE_LIMIT = 2**62
 
@@ -52,12 +54,15 @@ class TaskData:
     drop_loc: int
     #: Earliest pickup, relative seconds (≥ 0).
     earliest: int
-    #: Drop-off deadline, relative seconds, clamped to ≥ 0 (lateness before now is sunk).
+    #: Drop-off target: the deadline less the priority's safety margin (``params.deadline_margin``),
+    #: relative seconds, clamped to ≥ 0 (lateness before now is sunk).
     deadline: int
     #: Objective cost per second late.
     late_w: int
-    #: Objective cost per second the pickup starts after ``earliest``.
+    #: Objective cost per second the pickup starts after ``wait_from``.
     wait_w: int
+    #: Relative second from which the pickup costs ``wait_w`` (the earliest pickup).
+    wait_from: int
     #: Objective cost if not served.
     penalty: int
     units: int
@@ -181,18 +186,25 @@ class Instance:
             else:
                 kept.append((t, None, allowed))
 
-        rel = [max(0, t.deadline_s - self.now) for t, _, _ in kept]
+        # the soft bound of each drop-off: its deadline less the priority's safety margin (never
+        # before now); the real deadlines are kept for the repair pass (:meth:`deadline_repair`)
+        margin = params.deadline_margin
+        self.real_deadline = {t.id: max(0, t.deadline_s - self.now) for t, _, _ in kept}
+        rel = [max(0, t.deadline_s - margin.of(t.priority) - self.now) for t, _, _ in kept]
         ear = [max(0, t.earliest_s - self.now) for t, _, _ in kept]
+        # the pickup's time cost: waiting from the earliest pickup (nothing for items on board)
+        wait_from = ear
+        wait_w = [0 if onboard is not None else params.weights.wait_per_s for _, onboard, _ in kept]
         starts = [v.start for v in self.vehicles]
         self.horizon = max([0, *rel, *ear, *starts]) + params.horizon_slack_s + 1
 
         # ---- objective weights ---------------------------------------------------------------
         self.dominant_stat = params.weights.late_per_s_stat is None
-        self._set_weights(kept, rel, ear, dominant=self.dominant_stat)
+        self._set_weights(kept, rel, wait_from, wait_w, dominant=self.dominant_stat)
         if self._max_objective >= _OBJECTIVE_LIMIT and self.dominant_stat:
             # too many tasks for lexicographic STAT weights in 63 bits: fall back to a fixed ratio
             self.dominant_stat = False
-            self._set_weights(kept, rel, ear, dominant=False)
+            self._set_weights(kept, rel, wait_from, wait_w, dominant=False)
         if self._max_objective >= _OBJECTIVE_LIMIT:
             raise PlanningError(
                 "problem: too large for a 64-bit objective with these weights "
@@ -201,7 +213,7 @@ class Instance:
 
         self.tasks: list[TaskData] = []
         self.task_index: dict[str, int] = {}
-        for (t, onboard, allowed), d, e in zip(kept, rel, ear, strict=True):
+        for (t, onboard, allowed), d, e, wf, ww in zip(kept, rel, ear, wait_from, wait_w, strict=True):
             self.task_index[t.id] = len(self.tasks)
             self.tasks.append(
                 TaskData(
@@ -211,7 +223,8 @@ class Instance:
                     earliest=e,
                     deadline=d,
                     late_w=self.late_w[t.priority],
-                    wait_w=0 if onboard is not None else params.weights.wait_per_s,
+                    wait_w=ww,
+                    wait_from=wf,
                     penalty=self.onboard_penalty if onboard is not None else self.penalty_of(t),
                     units=t.units,
                     service=t.service_s,
@@ -235,7 +248,8 @@ class Instance:
         self,
         kept: list[tuple[DeliveryTask, int | None, tuple[int, ...]]],
         rel: list[int],
-        ear: list[int],
+        wait_from: list[int],
+        wait_w: list[int],
         *,
         dominant: bool,
     ) -> None:
@@ -251,7 +265,7 @@ class Instance:
         H = self.horizon
         late = {Priority.ROUTINE: w.late_per_s_routine, Priority.URGENT: w.late_per_s_urgent}
         travel_max = w.travel_per_s * sum(H - v.start for v in self.vehicles)
-        wait_max = w.wait_per_s * sum(H - e for (_, onboard, _), e in zip(kept, ear, strict=True) if onboard is None)
+        wait_max = sum(ww * max(0, H - wf) for wf, ww in zip(wait_from, wait_w, strict=True))
         rest = (
             travel_max
             + wait_max
@@ -403,7 +417,9 @@ class Instance:
                 if late > 0:
                     cost += td.late_w * late
             else:
-                cost += td.wait_w * (times[i] - td.earliest)
+                wait = times[i] - td.wait_from
+                if wait > 0:
+                    cost += td.wait_w * wait
         return RouteEval(times, travel, dist, cost)
 
     def route_cost(self, v: int, seq: Sequence[int]) -> int | None:
@@ -553,11 +569,11 @@ class Instance:
                 order.extend(members)
         return order
 
-    def relocate_late(self, routes: list[list[int]]) -> int:
+    def relocate_late(self, routes: list[list[int]], only: Collection[int] | None = None) -> int:
         """Move each late task (most urgent first) to its cheapest place if that lowers the objective.
 
         A cheap repair after sequential insertion, which can strand a STAT task behind an earlier
-        choice; returns how many tasks moved.
+        choice; returns how many tasks moved. ``only``: consider just these tasks.
         """
         moved = 0
         late: list[tuple[int, int]] = []
@@ -567,7 +583,7 @@ class Instance:
                 continue
             for code, t in zip(seq, ev.times, strict=True):
                 td = self.tasks[code >> 1]
-                if code & 1 and td.onboard is None and t > td.deadline:
+                if code & 1 and td.onboard is None and t > td.deadline and (only is None or code >> 1 in only):
                     late.append((td.task.priority.rank, code >> 1))
         for _, k in sorted(late):
             v = next(i for i, seq in enumerate(routes) if 2 * k in seq)
@@ -585,6 +601,42 @@ class Instance:
                 routes[w] = cand
                 moved += 1
         return moved
+
+    def deadline_repair(self, routes: list[list[int]]) -> list[list[int]]:
+        """``routes``, or better routes under the *real* deadlines when the margins made a task late.
+
+        The margins move each drop-off's soft bound to ``deadline − margin``, which weighs a second
+        of margin like a second past the deadline, so the search may give one task's real deadline
+        for another's margin. When some drop-off is planned past its real deadline, each such task
+        (most urgent first) is moved to its best place under the objective with no margins, and the
+        result is kept if that objective (real deadlines, travel, waiting) went down.
+        """
+        margin = self.params.deadline_margin
+        if not (margin.any and margin.repair):
+            return routes
+        # tasks with a margin planned past their real deadline (not overdue already: there the margin
+        # changed nothing); at most REPAIR_LIMIT, most urgent first: the pass must stay cheap when
+        # an overloaded fleet makes many tasks late whatever the margins
+        late: list[tuple[int, int, int]] = []
+        for v, seq in enumerate(routes):
+            ev = self.evaluate(v, seq)
+            if not isinstance(ev, RouteEval):
+                return routes
+            for code, t in zip(seq, ev.times, strict=True):
+                td = self.tasks[code >> 1]
+                due = self.real_deadline[td.task.id]
+                if code & 1 and td.onboard is None and 0 < due < t and margin.of(td.task.priority) > 0:
+                    late.append((td.task.priority.rank, due - t, code >> 1))
+        if not late:
+            return routes
+        only = {k for _, _, k in sorted(late)[:REPAIR_LIMIT]}
+        from scheduler.params import DeadlineMargin
+
+        real = Instance(self.problem, self.params.replace(deadline_margin=DeadlineMargin(0, 0, 0)))
+        trial = [list(r) for r in routes]
+        if real.relocate_late(trial, only) and real.objective(trial) < real.objective(routes):
+            return trial
+        return routes
 
     def routes_from_plan(self, plan: Plan) -> list[list[int]]:
         """The previous plan's visits of tasks still open, per vehicle (consistent pairs only)."""

@@ -152,7 +152,7 @@ def solve(inst: Instance, initial: list[list[int]] | None, params: PlannerParams
         solver.Add(time_dim.CumulVar(p) <= time_dim.CumulVar(d))
         time_dim.CumulVar(p).SetRange(td.earliest, H)
         if td.wait_w > 0:
-            time_dim.SetCumulVarSoftUpperBound(p, td.earliest, td.wait_w)
+            time_dim.SetCumulVarSoftUpperBound(p, td.wait_from, td.wait_w)
         if td.max_transit is not None:
             time_dim.AddNodePrecedence(d, p, -td.max_transit)
         # one disjunction per node (the pair operators expect it); the halves add up to the penalty

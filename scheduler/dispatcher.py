@@ -398,8 +398,8 @@ class Dispatcher:
         planned_robots: list[Robot] = []
         for r in s.robots.values():
             stops = s.commitments.get(r.id)
-            if not stops:
-                planned_robots.append(dataclasses.replace(r, available_s=max(r.available_s, s.now_s)))
+            if not stops:  # (a copy only when needed: this runs for every robot on every event)
+                planned_robots.append(r if r.available_s >= s.now_s else dataclasses.replace(r, available_s=s.now_s))
                 continue
             if any(st.kind is StopKind.CHARGE for st in stops):
                 continue  # on its way to charge: back with RobotAvailable

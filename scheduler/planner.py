@@ -13,7 +13,10 @@
    tasks unserved within a 1 s limit on the campus benchmark);
 4. local search in OR-Tools (guided local search by default) until ``time_limit_s`` or
    ``solution_limit``;
-5. decode into a :class:`Plan`: absolute ETAs (earliest feasible schedule), charge stops, every
+5. with deadline margins (``params.deadline_margin``; drop-offs are aimed that long before their
+   deadlines), move tasks the margins left past their real deadline to their best places under
+   the real deadlines (``Instance.deadline_repair``);
+6. decode into a :class:`Plan`: absolute ETAs (earliest feasible schedule), charge stops, every
    task either routed or in ``Plan.unassigned`` with a reason.
 
 The seed only steers our construction (it shuffles routine tasks whose deadlines fall in the same
@@ -60,6 +63,7 @@ def plan(problem: Problem, params: PlannerParams | None = None, seed: int = 0) -
         inst.insert_all(inst.insertion_order(removed, seed), routes)
     if start is not None and inst.objective(start) < inst.objective(routes):
         routes = start
+    routes = inst.deadline_repair(routes)
     solver = f"ortools/{params.metaheuristic.lower()}" + ("/warm" if params.previous is not None else "")
     return inst.to_plan(routes, solver)
 

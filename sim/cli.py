@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,8 +202,33 @@ def capacity(
 
 @app.command()
 def live(
-    speed: Annotated[float, typer.Option("--speed", min=0.001, help="Times faster than real time.")] = 60.0,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help="Times faster than real time (default: the stack's time scale when started by `hospital-ops up`, else 60).",
+        ),
+    ] = None,
     target: Annotated[str, typer.Option("--target", help="Base URL of the running stack.")] = "http://localhost:8000",
+    demand: Annotated[
+        float,
+        typer.Option(
+            "--demand",
+            min=0.0,
+            envvar="HOSPITAL_OPS_LIVE_DEMAND",
+            help="Demand multiplier (1 = the scenario's whole-campus demand; 0.2 for a fifth of the fleet).",
+        ),
+    ] = 1.0,
+    from_h: Annotated[
+        float,
+        typer.Option(
+            "--from-h",
+            min=0.0,
+            envvar="HOSPITAL_OPS_LIVE_FROM_H",
+            help="Skip the scenario's first hours (the default scenario starts Sunday 22:00: 9 = Monday 07:00).",
+        ),
+    ] = 0.0,
     scenario: ScenarioOpt = "default",
     replication: Annotated[int, typer.Option("--replication", min=0, help="Which demand stream to replay.")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after this many requests.")] = None,
@@ -215,13 +241,20 @@ def live(
     ] = None,
 ) -> None:
     """POST the scenario's delivery requests to TARGET/api/v1/tasks (or as FHIR orders) in scaled real time (load test)."""
+    from hospital_ops.clock import ORIGIN_ENV, CampusClock
     from sim.demand import delivery_requests
     from sim.live import LiveDriver, StackUnavailable, check_reachable
     from sim.site import Site
 
     sc = _load(scenario)
+    if demand != 1.0:
+        sc = sc.replace(**{"demand.multiplier": sc.demand.multiplier * demand})
+    # started inside a stack (`hospital-ops up`): stamp requests with the stack's campus clock
+    stack_clock = CampusClock.from_env() if os.environ.get(ORIGIN_ENV) else None
+    if speed is None:
+        speed = stack_clock.scale if stack_clock else 60.0
     try:
-        driver = LiveDriver(target, speed, via=via, token=token)
+        driver = LiveDriver(target, speed, via=via, token=token, campus_now=stack_clock.now if stack_clock else None)
         check_reachable(target)
     except (ValueError, StackUnavailable) as exc:
         raise _err(str(exc)) from None
@@ -232,7 +265,8 @@ def live(
     con = Console(highlight=False)
     ok = bad = 0
     try:
-        for posted in driver.run(delivery_requests(sc, site, replication), limit=limit):
+        requests = (r for r in delivery_requests(sc, site, replication) if r.at_s >= from_h * 3600.0)
+        for posted in driver.run(requests, limit=limit):
             if 200 <= posted.status < 300:
                 ok += 1
             else:

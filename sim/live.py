@@ -95,6 +95,7 @@ class LiveDriver:
         post: Callable[[str, dict[str, object]], tuple[int, str]] | None = None,
         via: str = "rest",
         token: str | None = None,
+        campus_now: Callable[[], float] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"--speed: must be positive, got {speed}")
@@ -106,13 +107,15 @@ class LiveDriver:
         if post is None:
             post = (lambda url, body: post_json(url, body, token=token)) if token else post_json
         self.speed = speed
+        #: The running stack's campus clock (hospital_ops.clock); None = the wall clock (scale 1).
+        self._campus_now = campus_now
         self._sleep = sleep
         self._clock = clock
         self._post = post
 
     def run(self, requests: Iterable[Request], limit: int | None = None) -> Iterator[Posted]:
         t0_wall = self._clock()
-        clock0 = int(t0_wall)
+        clock0 = int(self._campus_now()) if self._campus_now is not None else int(t0_wall)
         first: float | None = None
         for i, r in enumerate(requests):
             if limit is not None and i >= limit:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,8 @@ class RobotSim:
     fault_pending: float | None = None
     repaired: simpy.Event | None = None
     metres: float = 0.0
+    #: Where it is driving to wait for work (``scheduler.staging``), while it does.
+    stage_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -202,6 +205,7 @@ class Model:
                 "charges",
                 "recovered_by_staff",
                 "capacity_violations",
+                "staging_moves",
             ),
             0.0,
         )
@@ -223,6 +227,10 @@ class Model:
         self._last_replan = -math.inf
         self._last_full = -math.inf
         self._task_seq = 0
+        #: STAT pickups filed so far per location, and the staging points derived from them.
+        self._stat_pickups: Counter[str] = Counter()
+        self._staging_points: dict[str, float] = {}
+        self._staging_refreshed = -math.inf
         self._planner_seed = int(self.streams["planner_seed"].integers(2**31 - 1))
 
     # ================================================================================ running
@@ -517,6 +525,8 @@ class Model:
             service_s=self.sc.fleet.service_s,
         )
         self.tasks[task.id] = TaskRec(task, r.source, now, promised_s=max(now, r.deadline_s))
+        if r.priority is Priority.STAT:
+            self._stat_pickups[r.pickup] += 1
         self.open_ids[task.id] = None
         self.levels["backlog_tasks"].add(now, 1)
         if r.priority is Priority.STAT and self.sc.planner.insert_stat_at_once:
@@ -587,6 +597,10 @@ class Model:
                 if r.on_board:  # should not happen: items without a committed drop-off
                     self._mark_dirty()
                 self._set_state(r, "idle")
+                target = self._staging_target(r) if sc.planner.staging and not r.on_board else None
+                if target is not None and target != r.loc:
+                    yield from self._stage(r, target)
+                    continue
                 if self.open_ids:
                     self._mark_dirty()
                 r.wake = env.event()
@@ -625,6 +639,55 @@ class Model:
             self._report_battery(r)
             if not r.commit and not r.on_board:
                 self._mark_dirty()
+
+    def _staging_target(self, r: RobotSim) -> str | None:
+        """Where the idle robot ``r`` should wait (``scheduler.staging``): one point per building,
+        the medoid of its STAT pickup places so far, weighted by its STAT pickups so far (refreshed
+        hourly; no staging before the first STAT request)."""
+        from scheduler.staging import staging_targets
+
+        now = self.env.now
+        if now - self._staging_refreshed >= 3600.0:
+            self._staging_refreshed = now
+            self._staging_points = self._staging_points_now()
+        if not self._staging_points:
+            return None
+        idle = {
+            x.id: x.stage_to or x.loc
+            for x in self.robots.values()
+            if x is r or (x.state == "idle" and not x.commit and not x.on_board and x.fault_pending is None)
+        }
+        return staging_targets(idle, self._staging_points, self.site.travel_s)[r.id]
+
+    def _staging_points_now(self) -> dict[str, float]:
+        locations = self.site.campus.locations
+        by_building: dict[str, Counter[str]] = {}
+        for loc, n in self._stat_pickups.items():
+            by_building.setdefault(locations[loc].building, Counter())[loc] += n
+        points: dict[str, float] = {}
+        for counts in by_building.values():
+            places = sorted(counts)
+            medoid = min(
+                places, key=lambda a: (sum(n * self.site.travel_s(a, b) for b, n in counts.items() if b != a), a)
+            )
+            points[medoid] = points.get(medoid, 0.0) + float(sum(counts.values()))
+        return points
+
+    def _stage(self, r: RobotSim, target: str) -> Any:
+        """Drive the idle robot to its staging point; the dispatcher plans it from there, from its
+        expected arrival (work committed meanwhile starts when it gets there)."""
+        from scheduler.dispatcher import RobotStateUpdate
+
+        env = self.env
+        r.stage_to = target
+        eta = env.now + self.site.travel_s(r.loc, target)
+        self._handle(
+            RobotStateUpdate(self._robot_view(r, RobotMode.IDLE, available_s=eta, location=target), int(env.now))
+        )
+        self._count("staging_moves")
+        yield from self._drive(r, target)
+        r.stage_to = None
+        self._report_battery(r)
 
     def _report_battery(self, r: RobotSim) -> None:
         """Tell the dispatcher the battery level each time it has fallen another 10 points."""
@@ -869,6 +932,8 @@ class Model:
         k["charging_h_per_robot_day"] = k["robot_charging_fraction"] * 24.0 if self.robots else nan
         k["charges_per_day"] = self.counts["charges"] / days
         k["breakdowns_per_day"] = self.counts["breakdowns"] / days
+        k["staging_moves_per_day"] = self.counts["staging_moves"] / days
+        k["battery_empty_per_day"] = self.counts["battery_empty"] / days
         k["recovered_by_staff_per_day"] = self.counts["recovered_by_staff"] / days
         #: pickups that would have overfilled the drawers (the plan must never ask for one)
         k["capacity_violations"] = self.counts["capacity_violations"]

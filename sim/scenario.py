@@ -373,8 +373,12 @@ class Planner(_Strict):
     max_replan_interval_s: Annotated[int, Field(gt=0)] = 900
     #: Insert a STAT request at once with the fast path (not waiting for the next re-plan).
     insert_stat_at_once: bool = True
-    #: Ask the planner for drop-off this many seconds before the promise (a buffer against the
-    #: lift queues and hand-over delays the planner's travel times do not see); KPIs still use the promise.
+    #: Idle robots wait at staging points spread over the buildings by their STAT pickups so far
+    #: (``scheduler.staging``) instead of where their last drop-off left them.
+    staging: bool = True
+    #: An extra, twin-side buffer: the tasks handed to the dispatcher are due this many seconds
+    #: before the promise (all priorities), on top of the scheduler's own per-priority margins
+    #: (``params: {deadline_margin: …}``); KPIs still use the promise.
     deadline_margin_s: Annotated[int, Field(ge=0)] = 0
     #: Parameters handed to the scheduler (its own names, validated by it). The search stops on a
     #: solution count so a run is reproducible; the time limit is only a safety net.

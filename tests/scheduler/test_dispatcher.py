@@ -6,6 +6,8 @@ import dataclasses
 import random
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from hospital_ops.domain import DeliveryTask, Priority, Robot, RobotMode, StopKind
 from scheduler import (
@@ -142,27 +144,36 @@ def test_fault_reported_in_a_state_update_is_handled_like_a_fault_event() -> Non
     assert fault.alerts == ()
 
 
-def test_items_on_board_never_change_robot_across_replans() -> None:
-    """A random stream of events: every on-board item stays planned on its carrier (or unassigned)."""
-    rng = random.Random(5)
+#: One random event: (seconds since the last one, kind roll in [0, 1), choice index).
+EVENT = st.tuples(st.integers(0, 119), st.floats(0, 1, exclude_max=True), st.integers(0, 10**6))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(events=[(r.randrange(0, 120), r.random(), r.randrange(10**6)) for r in [random.Random(5)] for _ in range(40)])
+@given(events=st.lists(EVENT, min_size=1, max_size=30))
+def test_items_on_board_never_change_robot_across_replans(events: list[tuple[int, float, int]]) -> None:
+    """Hypothesis drives a stream of new tasks, pickups, drop-offs, cancellations, battery reports,
+    faults and returns: after every re-plan each on-board item stays planned on its carrier (or is
+    unassigned for recovery), and every open task is committed, planned or unassigned with a reason."""
     names = list(POINTS)
     d = dispatcher(
         robot("R1", location="PH"), robot("R2", location="W3"), robot("R3", location="LAB", capacity_units=2)
     )
     now = NOW
-    for step in range(40):
-        now += rng.randrange(0, 120)
-        roll = rng.random()
+    for step, (gap, roll, pick) in enumerate(events):
+        now += gap
         open_unpicked = [t for t in d.tasks if all(t not in r.on_board for r in d.robots.values())]
         if roll < 0.4 or not d.tasks:
-            pickup = rng.choice(names)
-            dropoff = rng.choice([n for n in names if n != pickup])
-            prio = rng.choice(list(Priority))
+            pickup = names[pick % len(names)]
+            others = [n for n in names if n != pickup]
+            dropoff = others[(pick // 7) % len(others)]
+            prio = list(Priority)[(pick // 41) % len(Priority)]
             d.handle(
                 TaskAdded(task(f"T{step}", pickup, dropoff, priority=prio, earliest_s=now, deadline_s=now + 1800), now)
             )
         elif roll < 0.7 and d.commitments:
-            rid, leg = rng.choice(sorted(d.commitments.items()))
+            legs = sorted(d.commitments.items())
+            rid, leg = legs[pick % len(legs)]
             stop = leg[0]
             if stop.kind is StopKind.PICKUP:
                 d.handle(TaskPickedUp(stop.task_id, rid, max(now, stop.eta_s)))
@@ -173,12 +184,15 @@ def test_items_on_board_never_change_robot_across_replans() -> None:
                     RobotAvailable(dataclasses.replace(d.robots[rid], location=stop.location, battery_pct=100.0), now)
                 )
         elif roll < 0.8 and open_unpicked:
-            d.handle(TaskCancelled(rng.choice(sorted(open_unpicked)), now))
+            victims = sorted(open_unpicked)
+            d.handle(TaskCancelled(victims[pick % len(victims)], now))
         else:
-            rid = rng.choice(sorted(d.robots))
-            r = d.robots[rid]
+            ids = sorted(d.robots)
+            r = d.robots[ids[pick % len(ids)]]
             if r.mode in (RobotMode.FAULT, RobotMode.LOST):
                 d.handle(RobotAvailable(dataclasses.replace(r, mode=RobotMode.IDLE), now))
+            elif pick % 5 == 0:
+                d.handle(RobotFault(r.id, now, "bumper"))
             else:
                 d.handle(RobotStateUpdate(dataclasses.replace(r, battery_pct=max(30.0, r.battery_pct - 5)), now))
         plan = d.plan

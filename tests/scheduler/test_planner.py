@@ -16,12 +16,13 @@ from scheduler import (
     PlannerParams,
     PlanningError,
     Problem,
+    _ortools,
     check_plan,
     plan,
     quick_plan,
 )
 from scheduler._model import Instance
-from scheduler.params import BatteryParams, Weights
+from scheduler.params import BatteryParams, DeadlineMargin, Weights
 
 NOW = 1_000_000
 POINTS = {"PH": (0, 0), "LAB": (100, 0), "W1": (0, 200), "W2": (200, 200), "W3": (300, 0), "DOCK": (50, 50)}
@@ -64,6 +65,8 @@ def test_params_defaults_are_valid_and_sections_fall_back_to_defaults() -> None:
     assert p.weights.late_per_s_urgent == 20
     assert p.weights.late_per_s_routine == Weights().late_per_s_routine
     assert p.battery == BatteryParams()
+    assert p.deadline_margin == DeadlineMargin()
+    assert PlannerParams.from_dict({"deadline_margin": {"urgent_s": 60}}).deadline_margin == DeadlineMargin(urgent_s=60)
     assert PlannerParams.from_dict({}) == PlannerParams()
     assert PlannerParams.from_dict(None) == PlannerParams()
 
@@ -92,6 +95,9 @@ def test_params_load_from_yaml_text_and_file(tmp_path: Path) -> None:
         ({"weights": {"speed": 1}}, "weights.speed"),
         ({"battery": {"charge_below_pct": 150}}, "battery.charge_below_pct"),
         ({"battery": "full"}, "battery"),
+        ({"deadline_margin": {"stat_s": -60}}, "deadline_margin.stat_s"),
+        ({"deadline_margin": {"stat_s": 1.5}}, "deadline_margin.stat_s"),
+        ({"deadline_margin": {"stat": 60}}, "deadline_margin.stat"),
         ({"timelimit": 3}, "timelimit"),
     ],
 )
@@ -289,6 +295,63 @@ def test_stat_lateness_beats_routine_savings() -> None:
     assert result.eta_of("R") > routine.deadline_s  # the routine task pays
     cheap_stat = DET.replace(weights=Weights(late_per_s_stat=1))
     assert solve(p, cheap_stat).eta_of("S") > stat.deadline_s
+
+
+def test_stat_is_planned_a_safety_margin_before_its_deadline() -> None:
+    """By default a STAT drop-off is planned 3 minutes before its deadline when that is possible, even
+    at the price of travel; with no margin the cheaper, just-in-time order wins. Lateness in the plan
+    check still counts against the real deadline."""
+    # R1 at W3 cannot carry both. Routine R (W3→W2) first: S (PH→W1) lands at NOW+900, 900 s of
+    # travel; S first: S lands at NOW+500, 1,300 s of travel.
+    stat = task("S", pickup="PH", dropoff="W1", priority=Priority.STAT, deadline_s=NOW + 1000, units=2, service_s=0)
+    routine = task("R", pickup="W3", dropoff="W2", deadline_s=NOW + 3600, units=3, service_s=0)
+    p = problem([stat, routine], [robot("R1", location="W3", capacity_units=4)])
+    no_margin = DET.replace(deadline_margin=DeadlineMargin(stat_s=0, urgent_s=0))
+    tight = solve(p, no_margin)
+    safe = solve(p)
+    assert DET.deadline_margin.stat_s == 180
+    assert tight.eta_of("S") == NOW + 900 <= stat.deadline_s
+    assert safe.eta_of("S") == NOW + 500 <= stat.deadline_s - 180
+    assert check_plan(p, tight).lateness_s.get("S", 0) == 0
+
+
+def test_margin_never_asks_for_the_impossible_and_keeps_the_task() -> None:
+    """A STAT task due sooner than its margin is still planned (as early as possible), never dropped."""
+    t = task("S", pickup="PH", dropoff="W1", priority=Priority.STAT, deadline_s=NOW + 60, service_s=0)
+    result = solve(problem([t], [robot("R1", location="LAB")]))
+    assert result.robot_for("S") == "R1" and not result.unassigned
+    assert result.eta_of("S") == NOW + 300
+
+
+def test_deadline_repair_moves_a_task_the_margins_made_really_late() -> None:
+    """Routes with a STAT drop-off past its real deadline are repaired under the real deadlines (the
+    task moves to the idle robot); routes without real lateness, or without margins, are left alone."""
+    a = task("A", pickup="PH", dropoff="W3", priority=Priority.STAT, deadline_s=NOW + 900, service_s=0)
+    b = task("B", pickup="PH", dropoff="W1", priority=Priority.STAT, deadline_s=NOW + 500, service_s=0)
+    p = problem([a, b], [robot("R1", location="PH"), robot("R2", location="PH")])
+    inst = Instance(p, DET)
+    ka, kb = inst.task_index["A"], inst.task_index["B"]
+    v1, v2 = inst.vehicle_of["R1"], inst.vehicle_of["R2"]
+    late = [[], []]
+    late[v1] = [2 * ka, 2 * ka + 1, 2 * kb, 2 * kb + 1]  # B reaches W1 at NOW + 300 + 500 + 200 > NOW + 500
+    fixed = inst.deadline_repair([list(r) for r in late])
+    assert fixed[v2] == [2 * kb, 2 * kb + 1] and fixed[v1] == [2 * ka, 2 * ka + 1]
+    fine = [[], []]
+    fine[v1], fine[v2] = [2 * ka, 2 * ka + 1], [2 * kb, 2 * kb + 1]
+    assert inst.deadline_repair(fine) is fine
+    off = Instance(p, DET.replace(deadline_margin=DeadlineMargin(repair=False)))
+    assert off.deadline_repair(late) is late
+
+
+def test_search_respects_the_time_limit_and_solution_limit_parameters() -> None:
+    """The OR-Tools search gets the configured wall-clock limit and solution count; without a solution
+    limit the clock stops the search and the plan is still valid and complete."""
+    sp = _ortools._search_parameters(PlannerParams(time_limit_s=0.25), use_own_first=True)
+    assert sp.time_limit.ToMilliseconds() == 250
+    assert _ortools._search_parameters(DET, use_own_first=True).solution_limit == 100
+    tasks = [task(f"T{i}", pickup=a, dropoff=b) for i, (a, b) in enumerate(itertools.permutations(POINTS, 2))]
+    result = solve(problem(tasks, [robot("R1"), robot("R2", location="W3")]), PlannerParams(time_limit_s=0.2))
+    assert all((result.robot_for(t.id) is None) == (t.id in result.unassigned) for t in tasks)
 
 
 def test_overdue_tasks_are_still_planned_and_lateness_counts_from_now() -> None:
@@ -507,7 +570,8 @@ def _brute_force(p: Problem, params: PlannerParams) -> int:
                 if v == "P":
                     cost += w.wait_per_s * (at - max(0, t.earliest_s - now))
                 else:
-                    cost += inst.late_w[t.priority] * max(0, at - max(0, t.deadline_s - now))
+                    target = t.deadline_s - params.deadline_margin.of(t.priority) - now
+                    cost += inst.late_w[t.priority] * max(0, at - max(0, target))
             best = cost if best is None else min(best, cost)
         return best
 
@@ -537,7 +601,8 @@ def _brute_force(p: Problem, params: PlannerParams) -> int:
 @given(small_problems(max_tasks=3, max_robots=2))
 def test_tiny_instances_match_the_brute_force_optimum(p: Problem) -> None:
     """On 1-3 tasks and 1-2 robots the planner finds the optimum of its own objective."""
-    params = PlannerParams.deterministic(solution_limit=200)
+    # the margin objective alone (its repair pass under the real deadlines may trade it away)
+    params = PlannerParams.deterministic(solution_limit=200, deadline_margin=DeadlineMargin(repair=False))
     result = plan(p, params)
     assert check_plan(p, result).ok
     assert result.objective == _brute_force(p, params)

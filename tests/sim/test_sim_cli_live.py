@@ -38,10 +38,15 @@ def test_run_writes_report_and_results(tiny_file: Path, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert {"scenario", "replications", "kpis"} <= set(data)
     assert data["scenario"] == "small" and data["replications"] == 2
+    assert len(data["kpis"]) > 50
+    for name, k in data["kpis"].items():  # {name: {"mean", "ci95_low", "ci95_high"}} for every KPI
+        assert set(k) == {"mean", "ci95_low", "ci95_high"}, name
+        assert all(v is None or isinstance(v, float | int) for v in k.values()), name
     k = data["kpis"]["stat_on_time_pct"]
-    assert set(k) == {"mean", "ci95_low", "ci95_high"}
     assert k["ci95_low"] is None or k["ci95_low"] <= k["mean"] <= k["ci95_high"]
+    assert "replications" in res.output and "2/2" in res.output  # the progress bar ran to the end
     html = (out / "report.html").read_text(encoding="utf-8")
     for png in ("queues.png", "turnaround.png", "robots.png", "lifts.png"):
         assert (out / png).stat().st_size > 1000 and png in html
@@ -152,3 +157,29 @@ def test_demand_generator_yields_timestamped_requests_in_order(tiny: Scenario) -
     posted = list(driver.run(reqs, limit=20))
     assert len(posted) == 20
     assert sum(slept) == pytest.approx((reqs[19].at_s - reqs[0].at_s) / 10.0)
+
+
+def test_live_requests_are_stamped_with_the_stacks_campus_clock(tiny: Scenario) -> None:
+    """Inside a stack running K× faster, the first request's earliest time is the stack's campus
+    "now", not the wall clock, so deadlines mean the same to the twin and to the scheduler."""
+    from hospital_ops.clock import CampusClock
+
+    site = Site.build(tiny)
+    reqs = list(delivery_requests(tiny, site, 0))[:3]
+    wall = [2_000_000_000.0]
+    stack = CampusClock(scale=10.0, origin_s=wall[0] - 100.0, wall=lambda: wall[0])
+    bodies: list[dict[str, object]] = []
+
+    def post(url: str, body: dict[str, object]) -> tuple[int, str]:
+        bodies.append(body)
+        return 201, ""
+
+    def sleep(s: float) -> None:
+        wall[0] += s
+
+    driver = LiveDriver(
+        "http://x.invalid", 10.0, sleep=sleep, clock=lambda: wall[0], post=post, campus_now=stack.now
+    )
+    list(driver.run(reqs))
+    assert bodies[0]["earliest_s"] == int(stack.campus_at(2_000_000_000.0))  # origin + 100 s × 10
+    assert bodies[0]["earliest_s"] != int(2_000_000_000.0)

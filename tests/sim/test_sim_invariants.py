@@ -48,6 +48,22 @@ def test_common_random_numbers_across_policies(tiny: Scenario) -> None:
     assert (a.policy, b.policy) == ("ortools", "greedy")
 
 
+def test_idle_robots_are_staged_where_stat_pickups_start(tiny: Scenario) -> None:
+    """With staging on, idle robots drive to the STAT pickup points (the dispatcher is told where
+    they will be); with it off they never move without work. Same demand either way, and no robot
+    ever runs its battery flat."""
+    on = Model(tiny, 0)
+    r_on = on.run()
+    r_off = Model(tiny.replace(**{"planner.staging": False}), 0).run()
+    assert r_on.kpis["staging_moves_per_day"] > 0 and r_off.kpis["staging_moves_per_day"] == 0
+    assert r_on.kpis["requests_per_day"] == r_off.kpis["requests_per_day"]
+    assert r_on.kpis["battery_empty_per_day"] == 0 == r_off.kpis["battery_empty_per_day"]
+    points = set(on._staging_points)
+    assert points and points <= set(on._stat_pickups)
+    idle = [x for x in on.robots.values() if x.state == "idle" and not x.commit and x.stage_to is None]
+    assert idle and all(on.dispatcher.robots[x.id].location == x.loc for x in idle)
+
+
 def test_real_triage_engine_and_scheduler_in_the_loop(tiny: Scenario) -> None:
     """Patients are triaged by the product's engine and deliveries planned by the product's dispatcher."""
     from scheduler.dispatcher import Dispatcher

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from sim.report import write_capacity_report
@@ -37,17 +38,39 @@ def test_parallel_runs_equal_serial_runs(tiny: Scenario) -> None:
         assert a.kpis["deliveries_per_day"] == b.kpis["deliveries_per_day"]
 
 
-def test_dask_local_cluster_runs_replications(tiny: Scenario) -> None:
-    """With a Dask cluster (an in-process LocalCluster here) the replications match the local ones."""
-    from distributed import LocalCluster
+def test_dask_local_cluster_runs_replications(tiny: Scenario, tmp_path: Path) -> None:
+    """With a Dask cluster (a distributed.LocalCluster here) the replications match the local ones,
+    through the runner and through `sim run --dask ADDRESS`, with the progress bar advancing per
+    replication."""
+    import json
 
+    from distributed import LocalCluster
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scenario_file = tmp_path / "tiny.yaml"
+    scenario_file.write_text(yaml.safe_dump(tiny.model_dump(mode="json", exclude={"base_dir"})), encoding="utf-8")
+    done: list[int] = []
     with LocalCluster(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster:
-        remote = run_replications(tiny, 2, dask=cluster.scheduler_address)
+        remote = run_replications(
+            tiny, 2, dask=cluster.scheduler_address, progress=lambda r: done.append(r.replication)
+        )
+        out = tmp_path / "rep"
+        args = ["run", "-s", str(scenario_file), "-n", "2", "--dask", cluster.scheduler_address, "--report", str(out)]
+        res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert sorted(done) == [0, 1]
     local = run_replications(tiny, 2, workers=1)
     assert [r.replication for r in remote] == [0, 1]
     for a, b in zip(local, remote, strict=True):
         assert a.kpis["requests_per_day"] == b.kpis["requests_per_day"]
         assert a.series["backlog_tasks"] == b.series["backlog_tasks"]
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    expected = summarise(local)
+    assert data["replications"] == 2
+    for key in ("requests_per_day", "deliveries_per_day", "stat_on_time_pct"):
+        assert data["kpis"][key]["mean"] == pytest.approx(expected[key].mean)
 
 
 def test_paired_differences_of_a_policy_with_itself_are_zero(tiny: Scenario) -> None:
