@@ -6,15 +6,14 @@ its commands in ``<room>/cli.py`` and this module only mounts them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from hospital_ops import __version__
-from hospital_ops.campus import default_campus
 from hospital_ops.campus_cli import app as campus_app
-from hospital_ops.campus_cli import summary_table
 
 app = typer.Typer(
     name="hospital-ops",
@@ -73,13 +72,82 @@ def _root(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Show the campus and a delivery route (the full hospital demo grows as capabilities land)."""
+def demo(
+    robots: Annotated[int, typer.Option("--robots", min=1, max=60, help="Simulated robots (one process each).")] = 10,
+    time_scale: Annotated[
+        float, typer.Option("--time-scale", min=1.0, max=100.0, help="Campus seconds per wall second.")
+    ] = 10.0,
+    http_port: Annotated[int, typer.Option("--http-port", min=1, max=65535, help="Port of the web app.")] = 8080,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Database, secrets, demo logins and logs (kept between runs).")
+    ] = Path("var/demo"),
+    demand: Annotated[
+        float | None,
+        typer.Option("--demand", min=0.0, help="Share of the whole campus's delivery demand (default: robots / 60)."),
+    ] = None,
+    duration_s: Annotated[
+        float | None, typer.Option("--duration-s", min=1.0, help="Stop by itself after this many wall seconds.")
+    ] = None,
+) -> None:
+    """Bring the whole hospital up on this machine: the ROS 2 robot fleet (simulated drivers), lift
+    manager, fleet manager and scheduler node, the web app with its ROS bridge, and the twin in live
+    mode sending a Monday morning's demand; prints the URL and the demo logins. Ctrl-C stops it all.
+
+    The fleet carries its share of the campus: with 10 of the 60 robots the default scenario
+    sizes for 5,037 beds, the twin sends a sixth of the campus's requests, from Monday 07:00.
+    """
+    import os
+    import signal
+    import threading
+    import time
+    import urllib.request
+
+    from rich.table import Table
+
+    from hospital_ops.config import Settings
+    from hospital_ops.demo import seed_demo_accounts
+    from hospital_ops.store import Store
+    from robots.fleet_cli import up
+
+    data_dir = data_dir.resolve()
+    os.environ["HOSPITAL_OPS_DATA_DIR"] = str(data_dir)
+    settings = Settings.load(create_secrets=True)
+    with Store.open(settings.database_url_or_default(), auto_upgrade=True) as store:
+        accounts = seed_demo_accounts(store, data_dir)
+    os.environ["HOSPITAL_OPS_BRIDGE_TOKEN"] = accounts.tokens["ros-bridge"]
+    os.environ["HOSPITAL_OPS_TOKEN"] = accounts.tokens["twin-live"]
+    os.environ["HOSPITAL_OPS_LIVE_DEMAND"] = f"{demand if demand is not None else robots / 60:g}"
+    os.environ["HOSPITAL_OPS_LIVE_FROM_H"] = "9"  # the default scenario starts Sunday 22:00
+    os.environ["HOSPITAL_OPS_LIVE_WAIT_S"] = "120"  # the twin waits for the web app to answer
+    url = f"http://127.0.0.1:{http_port}/"
     con = Console(highlight=False)
-    campus = default_campus()
-    con.print(summary_table(campus))
-    r = campus.route("MT-01-PHARMACY", campus.wards[len(campus.wards) // 2].station)
-    con.print(f"A robot from the central pharmacy to {r.end}: {r.metres} m, {r.seconds} s, lifts {', '.join(r.lifts)}.")
+
+    def banner() -> None:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url + "login", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        table = Table(title=f"hospital-ops demo: {url}", title_justify="left")
+        for col in ("login", "password", "role", "what to try"):
+            table.add_column(col)
+        for x in accounts.logins:
+            table.add_row(x.username, x.password, x.role, x.what)
+        con.print(table)
+        con.print(f"logins kept in {accounts.path} (mode 0600); data in {data_dir}; Ctrl-C stops everything")
+
+    threading.Thread(target=banner, daemon=True).start()
+    if duration_s is not None:
+        threading.Timer(duration_s, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    up(
+        robots=robots,
+        time_scale=time_scale,
+        log_dir=data_dir / "log" / time.strftime("stack-%Y%m%d-%H%M%S"),
+        with_nodes=["web", "bridge", "twin_live"],
+        without_nodes=None,
+        http_port=http_port,
+    )
 
 
 _mount()

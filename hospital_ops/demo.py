@@ -27,8 +27,9 @@ DEMO_STAFF: Final[tuple[tuple[str, str, str], ...]] = (
     ("manager", "operations_manager", "operations manager: the live dashboard"),
     ("admin", "admin", "administrator"),
 )
-#: (device id, token kind): the ROS bridge feeds the dashboard; the twin's live mode posts demand.
-DEMO_DEVICES: Final[tuple[tuple[str, str], ...]] = (("ros-bridge", "bridge"), ("twin-live", "system"))
+#: (device id, token kind): the ROS bridge feeds the dashboard; the twin's live mode requests deliveries
+#: and hands them over with their PINs, as ward staff do (so its token has the ward-staff role).
+DEMO_DEVICES: Final[tuple[tuple[str, str], ...]] = (("ros-bridge", "bridge"), ("twin-live", "ward_staff"))
 
 
 @dataclass(frozen=True, slots=True)

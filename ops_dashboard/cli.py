@@ -27,12 +27,14 @@ def serve(
     ] = None,
 ) -> None:
     """Start the web app: dashboard, dispatch and hand-over pages, kiosk, REST API (/api/openapi.json)."""
+    from hospital_ops.clock import CampusClock
     from ops_dashboard import create_app
     from ops_dashboard.extensions import socketio
 
     settings = Settings.load(create_secrets=True)
     try:
-        app = create_app(settings)
+        # inside a stack (`hospital-ops up`) the campus clock runs at the stack's time scale
+        app = create_app(settings, clock=CampusClock.from_env().now)
     except MissingSecretError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -144,6 +144,10 @@ class RobotSchema(Schema):
     capabilities = fields.List(fields.String())
     on_board = fields.List(fields.String())
     last_heartbeat_at = fields.String(allow_none=True)
+    phase = fields.String(
+        metadata={"description": "live, from the fleet: e.g. travelling, riding_lift, awaiting_handover, idle"}
+    )
+    current_task_id = fields.String(allow_none=True, metadata={"description": "live: the task at the current stop"})
 
 
 class AlertSchema(Schema):

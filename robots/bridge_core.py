@@ -55,7 +55,8 @@ def lift_report(v: LiftView) -> dict[str, Any]:
         "reason": v.reason,
         "capacity": v.capacity,
         "riders": list(v.riders),
-        "queue": list(v.queue),
+        "queue": len(v.queue),  # the dashboard's contract: how many robots wait
+        "waiting": list(v.queue),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -239,6 +240,23 @@ def live(
         str | None,
         typer.Option("--token", envvar="HOSPITAL_OPS_TOKEN", help="Bearer token (kind 'his' for --via fhir)."),
     ] = None,
+    staff: Annotated[
+        bool,
+        typer.Option(
+            "--staff/--no-staff",
+            help="Simulated staff hand each task over with its PIN through the API when its robot waits "
+            "(needs a token with a staff role, e.g. ward_staff).",
+        ),
+    ] = True,
+    wait_s: Annotated[
+        float,
+        typer.Option(
+            "--wait-s",
+            min=0.0,
+            envvar="HOSPITAL_OPS_LIVE_WAIT_S",
+            help="Wait up to this long for the stack to answer (it may still be starting).",
+        ),
+    ] = 0.0,
 ) -> None:
     """POST the scenario's delivery requests to TARGET/api/v1/tasks (or as FHIR orders) in scaled real time (load test)."""
     from hospital_ops.clock import ORIGIN_ENV, CampusClock
@@ -255,30 +273,65 @@ def live(
         speed = stack_clock.scale if stack_clock else 60.0
     try:
         driver = LiveDriver(target, speed, via=via, token=token, campus_now=stack_clock.now if stack_clock else None)
-        check_reachable(target)
+        give_up = time.monotonic() + wait_s
+        while True:
+            try:
+                check_reachable(target)
+                break
+            except StackUnavailable:
+                if time.monotonic() >= give_up:
+                    raise
+                time.sleep(1.0)
     except (ValueError, StackUnavailable) as exc:
         raise _err(str(exc)) from None
     try:
         site = Site.build(sc)
     except ScenarioError as exc:
         raise _err(str(exc)) from None
+    import json
+    import threading
+
+    from sim.handover import StaffAgent
+
     con = Console(highlight=False)
     ok = bad = 0
+    agent = StaffAgent(target, token, speed=speed, seed=replication) if staff and token and via == "rest" else None
+    stop = threading.Event()
+    interrupted = False
+    if agent is not None:
+        threading.Thread(target=agent.run, args=(stop,), daemon=True, name="staff").start()
     try:
         requests = (r for r in delivery_requests(sc, site, replication) if r.at_s >= from_h * 3600.0)
         for posted in driver.run(requests, limit=limit):
             if 200 <= posted.status < 300:
                 ok += 1
+                if agent is not None:
+                    try:
+                        body = json.loads(posted.body)
+                        agent.remember(str(body["id"]), str(body["pin"]))
+                    except (ValueError, KeyError, TypeError):
+                        pass
             else:
                 bad += 1
                 con.print(
                     f"[yellow]{posted.status}[/yellow] {posted.request.source} {posted.request.pickup}→{posted.request.dropoff}: {posted.body[:200]}"
                 )
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     except OSError as exc:
         raise _err(f"the stack stopped answering at {target} ({exc}); {ok} requests were accepted") from None
+    if agent is not None:
+        try:
+            while agent.waiting() and not agent.disabled and not interrupted:  # staff stay for their deliveries
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+        stop.set()
+        if agent.disabled:
+            con.print(f"[yellow]staff stopped:[/yellow] {agent.disabled}")
     con.print(f"posted {ok + bad} requests: {ok} accepted, {bad} refused")
+    if agent is not None:
+        con.print(f"staff hand-overs: {agent.handed_over} done, {agent.refused} retried, {agent.waiting()} left")
 
 
 if __name__ == "__main__":  # python -m sim.cli … (before the lead mounts it as `hospital-ops sim`)

@@ -79,9 +79,18 @@ def test_robot_and_lift_reports_fit_the_fleet_report(tiny_campus: Campus) -> Non
     r = robot_report(snap)
     assert r["id"] == "R1" and r["mode"] in [m.value for m in RobotMode] and r["drawers"][0]["state"] == "empty"
     assert robot_report(snap, lost=True)["mode"] == "lost"
-    lift = lift_report(LiftView("A-L1", "A", True, "", 1, ("1", "2"), ("R1",), ()))
+    lift = lift_report(LiftView("A-L1", "A", True, "", 1, ("1", "2"), ("R1",), ("R2", "R3")))
     assert lift == {"id": "A-L1", "building": "A", "in_service": True, "reason": "", "capacity": 1,
-                    "riders": ["R1"], "queue": []}  # fmt: skip
+                    "riders": ["R1"], "queue": 2, "waiting": ["R2", "R3"]}  # fmt: skip
+
+
+def test_the_web_app_accepts_the_bridges_report(tiny_campus: Campus) -> None:
+    """The dashboard's own validator of POST /api/v1/fleet/report takes what the bridge sends."""
+    from ops_dashboard.rest import _fleet_problem
+
+    snap = RobotDriverCore(DriverConfig("R1", "DOCK"), tiny_campus, clock=FakeClock(), start_at_s=NOW).snapshot()
+    lift = lift_report(LiftView("A-L1", "A", True, "", 1, ("1", "2"), ("R1",), ("R2",)))
+    assert _fleet_problem({"robots": [robot_report(snap)], "lifts": [lift]}) is None
 
 
 def test_drawer_commands_from_the_web_app() -> None:
