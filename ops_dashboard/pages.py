@@ -11,7 +11,7 @@ from hospital_ops.campus import LocationKind
 from hospital_ops.domain import TaskStatus
 from hospital_ops.store import DuplicateError, IllegalTransitionError, NotFoundError
 from ops_dashboard import live
-from ops_dashboard.auth import current_principal, home_for, roles_required
+from ops_dashboard.auth import ROLE_MATRIX, current_principal, home_for, roles_required
 from ops_dashboard.i18n import TEXT, t
 from ops_dashboard.services import FieldError, OpsContext, alert_json, build_task, kpis, new_pin, robot_json, task_json
 
@@ -143,17 +143,23 @@ def cancel(task_id: str) -> Any:
 
 
 @bp.route("/handover")
-@roles_required("tasks.ready")
+@roles_required("custody.handover")
 def handover() -> Any:
-    """Pharmacy and laboratory: deliveries leaving or arriving here, ready / hand-over."""
+    """Deliveries leaving or arriving here, to load or take out with the PIN: the pharmacy, the
+    laboratory, or a ward nurse's own nurse station (her ward, as on the dispatch page)."""
     c = ctx()
     who = current_principal()
     assert who is not None
-    kinds = {
-        "laboratory": (LocationKind.LAB,),
-        "pharmacist": (LocationKind.PHARMACY,),
-    }.get(who.role, (LocationKind.LAB, LocationKind.PHARMACY))
-    here = {loc.id for k in kinds for loc in c.campus.by_kind(k)}
+    if who.role == "ward_staff":
+        ward = _ward_choice(c)
+        session["ward"] = ward
+        here = {w.station for w in c.campus.wards if w.id == ward}
+    else:
+        kinds = {
+            "laboratory": (LocationKind.LAB,),
+            "pharmacist": (LocationKind.PHARMACY,),
+        }.get(who.role, (LocationKind.LAB, LocationKind.PHARMACY))
+        here = {loc.id for k in kinds for loc in c.campus.by_kind(k)}
     ready = ready_task_ids(c)
     tasks = [
         task_json(r, c.campus) | {"ready": r.id in ready}
@@ -162,7 +168,14 @@ def handover() -> Any:
     ]
     outgoing = [t for t in tasks if t["pickup"] in here]
     incoming = [t for t in tasks if t["dropoff"] in here and t["pickup"] not in here]
-    return render_template("handover.html", outgoing=outgoing, incoming=incoming, here=sorted(here), role=who.role)
+    return render_template(
+        "handover.html",
+        outgoing=outgoing,
+        incoming=incoming,
+        here=sorted(here),
+        role=who.role,
+        can_ready=who.role in ROLE_MATRIX["tasks.ready"],
+    )
 
 
 def ready_task_ids(c: OpsContext, hours: int = 24) -> set[str]:

@@ -148,3 +148,21 @@ def test_late_task_is_in_the_attention_list_and_the_day_chart(app: Flask, store:
     assert late and late[0]["subject"] == f"task:{t['id']}" and late[0]["severity"] == "critical"
     assert k["late_tasks"] == 1
     assert sum(k["today"]["requested"]["stat"]) == 1
+
+
+def test_ward_nurse_loads_and_receives_at_her_own_station(app: Flask, tokens: dict[str, str]) -> None:
+    """A ward nurse's hand-over page lists what leaves from and arrives at her ward's nurse
+    station (the ward of her dispatch page), each with a PIN form, and offers no "mark ready"."""
+    api = app.test_client()
+    out = api.post("/api/v1/tasks", json={"ward": "T3-10", "kind": "specimen"}, headers=bearer(tokens["system"])).json
+    inc = api.post(
+        "/api/v1/tasks", json={"pickup": "MT-01-PHARMACY", "dropoff": "T3-10-NS"}, headers=bearer(tokens["system"])
+    ).json
+    other = api.post("/api/v1/tasks", json={"ward": "T5-12", "kind": "specimen"}, headers=bearer(tokens["system"])).json
+    client = app.test_client()
+    login(client, "ward_staff")
+    page = client.get("/handover?ward=T3-10").get_data(as_text=True)
+    assert out["id"] in page and inc["id"] in page and other["id"] not in page
+    row = re.search(rf'<tr id="task-{out["id"]}".*?</tr>', page, re.S).group(0)
+    assert 'data-end="pickup"' in row and "/ready" not in row
+    assert 'data-end="dropoff"' in re.search(rf'<tr id="task-{inc["id"]}".*?</tr>', page, re.S).group(0)

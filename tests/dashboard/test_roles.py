@@ -40,7 +40,7 @@ DECLARED: dict[tuple[str, str], str] = {
     ("GET", "/dispatch"): "tasks.create",
     ("POST", "/dispatch"): "tasks.create",
     ("POST", "/dispatch/<task_id>/cancel"): "tasks.cancel",
-    ("GET", "/handover"): "tasks.ready",
+    ("GET", "/handover"): "custody.handover",
     ("POST", "/handover/<task_id>/ready"): "tasks.ready",
 }
 
@@ -186,7 +186,7 @@ def test_page_role_matrix(app: Flask, store: Store, tokens: dict[str, str], role
         ("tasks.create", "GET", "/dispatch", None),
         ("tasks.create", "POST", "/dispatch", {"kind": "specimen", "priority": "stat"}),
         ("tasks.cancel", "POST", f"/dispatch/{ids['task_id']}/cancel", {}),
-        ("tasks.ready", "GET", "/handover", None),
+        ("custody.handover", "GET", "/handover", None),
         ("tasks.ready", "POST", f"/handover/{ids['planned']}/ready", {}),
     ]
     anon = app.test_client()
