@@ -31,7 +31,7 @@ from hospital_ops_interfaces.msg import Alert as AlertMsg
 from hospital_ops_interfaces.msg import LiftState, RobotState
 from hospital_ops_interfaces.srv import OpenDrawer
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from robots.alerts import AlertCode, Severity
@@ -39,6 +39,7 @@ from robots.bridge_core import DrawerCommand, drawer_answer, drawer_command, lif
 from robots.driver_core import OpenOutcome
 from robots.lifts import LiftView
 from robots.nodes import convert
+from robots.nodes.spin import spin_node
 
 TOKEN_ENV = "HOSPITAL_OPS_BRIDGE_TOKEN"
 #: Answer the web app before its own 5 s timeout.
@@ -192,24 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    rclpy.init(args=argv)
-    node: BridgeNode | None = None
-    executor = MultiThreadedExecutor(num_threads=3)
-    try:
-        node = BridgeNode(args.url, token, report_s=args.report_s)
-        if not args.no_socketio:
-            node.connect()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(
+        argv,
+        lambda: BridgeNode(args.url, token, report_s=args.report_s),
+        lambda: MultiThreadedExecutor(num_threads=3),
+        started=(lambda n: n.connect()) if not args.no_socketio else None,
+        stopping=lambda n: n.close(),
+    )
 
 
 if __name__ == "__main__":

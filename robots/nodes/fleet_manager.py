@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import rclpy
 from hospital_ops_interfaces.msg import Alert as AlertMsg
 from hospital_ops_interfaces.msg import RobotState
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from hospital_ops.clock import CampusClock
@@ -36,6 +36,7 @@ from hospital_ops.store.errors import StoreError
 from robots.alerts import Alert
 from robots.fleet_service import FleetService
 from robots.nodes import convert
+from robots.nodes.spin import spin_node
 
 
 class FleetManagerNode(Node):
@@ -126,24 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, StoreError) as exc:
         print(f"fleet_manager: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
-    node: FleetManagerNode | None = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = FleetManagerNode(
+    return spin_node(
+        argv,
+        lambda: FleetManagerNode(
             store, clock, lost_after_s=args.lost_after_s, check_hz=args.check_hz, store_hz=args.store_hz
-        )
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        store.close()
-    return 0
+        ),
+        lambda: SingleThreadedExecutor(),
+        finally_=store.close,
+    )
 
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ import rclpy
 from hospital_ops_interfaces.msg import Alert as AlertMsg
 from hospital_ops_interfaces.msg import LiftState
 from hospital_ops_interfaces.srv import RequestLift, SetLiftInService
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from hospital_ops.campus import CampusError, default_campus, load_campus
 from robots.lifts import LiftManager
 from robots.nodes import convert
+from robots.nodes.spin import spin_node
 
 
 class LiftManagerNode(Node):
@@ -116,21 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CampusError) as exc:
         print(f"lift_manager: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
-    node: LiftManagerNode | None = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = LiftManagerNode(manager, state_hz=args.state_hz)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(
+        argv,
+        lambda: LiftManagerNode(manager, state_hz=args.state_hz),
+        lambda: SingleThreadedExecutor(),
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from hospital_ops_interfaces.srv import OpenDrawer, RequestLift
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
 from hospital_ops.campus import Campus, CampusError, default_campus, load_campus
@@ -37,6 +37,7 @@ from hospital_ops.clock import CampusClock
 from robots.driver_core import DriverConfig, LegOutcome, LegRejected, RobotDriverCore
 from robots.lifts import LiftCall, LiftClient, LiftReply, LiftStatus, always_grant
 from robots.nodes import convert
+from robots.nodes.spin import spin_node
 
 
 class RosLiftClient:
@@ -268,28 +269,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CampusError) as exc:  # CampusError is a ValueError; named for the reader
         print(f"robot_driver: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
-    node: RobotDriverNode | None = None
-    executor = MultiThreadedExecutor(num_threads=6)
-    try:
-        node = RobotDriverNode(
+    return spin_node(
+        argv,
+        lambda: RobotDriverNode(
             core,
             state_hz=args.state_hz,
             tick_hz=args.tick_hz,
             feedback_hz=args.feedback_hz,
             use_lift_manager=not args.no_lift_manager,
             lift_call_timeout_s=args.lift_call_timeout_s,
-        )
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        ),
+        lambda: MultiThreadedExecutor(num_threads=6),
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from hospital_ops_interfaces.msg import RobotState
 from hospital_ops_interfaces.srv import CancelTask, SubmitTask
 from rclpy.action import ActionClient
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -48,6 +48,7 @@ from robots.alerts import AlertCode, Severity
 from robots.driver_core import LegOutcome
 from robots.nodes import convert
 from robots.nodes.fleet_manager import clock_from_args
+from robots.nodes.spin import spin_node
 from robots.scheduling import (
     Credentials,
     LegOrder,
@@ -312,11 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, CampusError, StoreError) as exc:
         print(f"scheduler_node: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
-    node: SchedulerNode | None = None
-    executor = MultiThreadedExecutor(num_threads=3)
-    try:
-        node = SchedulerNode(
+    return spin_node(
+        argv,
+        lambda: SchedulerNode(
             store,
             campus,
             clock,
@@ -325,18 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warmup_s=args.warmup_s,
             poll_s=args.poll_s,
             tick_s=args.tick_s,
-        )
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        store.close()
-    return 0
+        ),
+        lambda: MultiThreadedExecutor(num_threads=3),
+        finally_=store.close,
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ Setting up a kiosk: ``hospital-ops users token KIOSK-ED-1 kiosk`` prints a devic
 open ``/kiosk/activate`` on the kiosk's browser and enter it (the session then belongs to that
 kiosk). Face check-in needs ``HOSPITAL_OPS_BIOMETRIC_KEY``, ID-number check-in
 ``HOSPITAL_OPS_ID_HASH_KEY``, QR check-in ``HOSPITAL_OPS_QR_TOKEN_KEY``.
+
+A patient with a booked appointment for today (from the FHIR intake) is checked in for it when
+identified, and sees the appointment screen (department, directions, "pay later" status) instead
+of the triage questions, unless they report feeling worse or a red-flag symptom.
 """
 
 from __future__ import annotations
@@ -75,7 +79,12 @@ def register(app: Any, settings: Settings) -> None:
     from triage_kiosk.web import api, views
 
     ops = app.extensions["hospital_ops"]
-    app.extensions["triage_kiosk"] = build_context(settings, ops.store, ops.clock)
+    ctx = build_context(settings, ops.store, ops.clock)
+    ctx.campus = ops.campus
+    tables = app.extensions.get("hospital_ops_fhir")  # the FHIR intake's tables: appointments name patients by MRN
+    if tables is not None:
+        ctx.mrn_systems = (tables.mrn_system,)
+    app.extensions["triage_kiosk"] = ctx
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer-token calls; session calls are CSRF-checked by the app's /api/ hook

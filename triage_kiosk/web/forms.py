@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -278,6 +278,31 @@ def parse_questions(
     else:
         a.modifiers = frozenset(mods)
     return (None, p) if p else (a, {})
+
+
+# -- appointment ----------------------------------------------------------------------------------
+
+#: What a booked patient may answer on the appointment screen.
+APPOINTMENT_CHOICES = ("as_booked", "worse")
+
+
+def parse_appointment(sub: Submitted, red_flags: Iterable[str]) -> tuple[str | None, frozenset[str], Problems]:
+    """(choice, red flags ticked) of the appointment screen: ``as_booked`` (go to the appointment)
+    or ``worse`` (be assessed first). Ticked red flags always mean an assessment, whatever the
+    choice; an unknown code or a missing / unknown choice is a problem naming its field."""
+    p: Problems = {}
+    allowed = set(red_flags)
+    flags = [m for m in sub.many("modifiers") if m not in ("", None)]
+    for m in flags:
+        if not isinstance(m, str) or m not in allowed:
+            p["modifiers"] = both("q.bad_modifier", code=repr(m))
+            break
+    choice = sub.text("feeling")
+    if choice not in APPOINTMENT_CHOICES:
+        p["feeling"] = both("appointment.feeling_required" if not choice else "appointment.feeling_bad")
+    if p:
+        return None, frozenset(), p
+    return choice, frozenset(flags), {}
 
 
 # -- vitals ---------------------------------------------------------------------------------------

@@ -5,10 +5,16 @@ Flask-free: the views and the JSON API call these functions with the store, a
 between "Start" and "Finish": everything already accepted (check-in, answers, vitals) stays in it
 while a later step is corrected, and what must be kept is written to the store at once
 (patients, consents, check-ins, triage results, alerts), before the screen answers.
+
+A patient with a booked appointment for today is checked in for it as soon as they are identified
+(:func:`arrive_for_today`): the appointment becomes ``arrived`` in the store, the check-in carries
+its id, and the visit remembers where to go and the hospital's "pay later" (credit care) status.
+No payment is ever taken at the kiosk.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -21,6 +27,7 @@ import numpy as np
 
 from hospital_ops.domain import CheckIn, CheckInMethod, Patient, Sex, TriageResult, Vitals
 from hospital_ops.store import Alert, Store, TriageRecord
+from hospital_ops.store.orders import AppointmentRecord, Arrival
 from triage_kiosk.identity.consent import FACE_ID_PURPOSE, Consent
 from triage_kiosk.identity.errors import EnrolmentRefused, IdentityError, InvalidIdNumber, QrTokenError
 from triage_kiosk.identity.fallback import QrTokenCodec, ReplayGuard, ResidentIdHasher, validate_resident_id
@@ -28,7 +35,10 @@ from triage_kiosk.identity.liveness import Challenge, choose_challenge
 from triage_kiosk.identity.service import IdentityService, MatchStatus
 from triage_kiosk.triage.engine import TriageEngine
 from triage_kiosk.triage.model import TriageInput
+from triage_kiosk.triage.ruleset import Modifier
 from triage_kiosk.web.forms import Answers, Registration
+
+log = logging.getLogger(__name__)
 
 #: Version of the face-template consent wording shown on the registration screen.
 CONSENT_VERSION: Final = "face-id-2026-11"
@@ -42,6 +52,26 @@ _NOT_RECOGNISED: Final = (
     "未能识别您的身份，请使用身份证或医院App二维码。",
 )
 QUEUE_PREFIX: Final = {"resuscitation": "R", "ed_acute": "A", "ed_fast_track": "F"}
+#: Appointment statuses the kiosk checks a patient in from (booked, pending) or shows as done.
+APPOINTMENT_STATUSES: Final = ("booked", "pending", "arrived", "checked-in")
+ARRIVED_STATUSES: Final = frozenset({"arrived", "checked-in"})
+
+
+@dataclass(frozen=True)
+class AppointmentArrival:
+    """A patient checked in at the kiosk for today's appointment: what the screen tells them."""
+
+    appointment_id: str
+    #: Campus OUTPATIENT_DEPT location id (None: the HIS gave no department).
+    department: str | None
+    #: Department name (en, zh) and where it is (en, zh).
+    name: tuple[str, str]
+    where: tuple[str, str]
+    #: The hospital's "pay later" (credit care) status; None = unknown.
+    credit_care: bool | None
+    #: The appointment was already checked in before this visit.
+    already: bool
+    start_s: int | None
 
 
 @dataclass
@@ -68,6 +98,10 @@ class Visit:
     vitals: Vitals | None = None
     vitals_source: str = "staff"
     device_vitals: dict[str, float] = field(default_factory=dict)
+    #: Today's appointment this visit checked the patient in for (None: a walk-in).
+    arrival: AppointmentArrival | None = None
+    #: What a booked patient chose: "as_booked" (go to the appointment) or "triage" (be assessed).
+    appointment_choice: str | None = None
     result: TriageResult | None = None
     triage_id: int | None = None
     queue: str | None = None
@@ -88,6 +122,8 @@ class Visit:
             if self.unknown is not None:
                 return "register"
             return "consent" if self.face_consent is None else ("camera" if self.face_consent else "fallback")
+        if self.arrival is not None and self.appointment_choice != "triage":
+            return "appointment"
         if not self.complaint_done:
             return "complaint"
         if self.answers is None:
@@ -161,6 +197,11 @@ class KioskContext:
     capture_frames: int = 20
     capture_interval_ms: int = 200
     clock: Callable[[], float] = time.time
+    #: The campus (department names, where they are); the default campus when None.
+    campus: Any = None
+    #: Identifier systems of the hospital's MRN (appointments name their patient by MRN).
+    mrn_systems: tuple[str, ...] = ()
+    _red_flags: tuple[Modifier, ...] | None = field(default=None, repr=False)
     _identity: IdentityService | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _queue_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -183,12 +224,34 @@ class KioskContext:
     def today(self) -> date:
         return datetime.fromtimestamp(self.clock(), UTC).date()
 
+    def the_campus(self) -> Any:
+        if self.campus is None:
+            from hospital_ops.campus import default_campus
+
+            self.campus = default_campus()
+        return self.campus
+
+    def red_flags(self) -> tuple[Modifier, ...]:
+        """The kiosk questions that on their own make the ruleset escalate (ask a booked patient these)."""
+        if self._red_flags is None:
+            rs = self.engine.ruleset
+            self._red_flags = tuple(
+                m
+                for code, m in rs.modifiers.items()
+                if self.engine.assess(TriageInput(age=40.0, modifiers=frozenset({code}))).escalate
+            )
+        return self._red_flags
+
 
 # -- check-in ------------------------------------------------------------------------------------
 
 
 def check_in(store: Store, ctx: KioskContext, visit: Visit, patient: Patient, method: CheckInMethod) -> CheckIn:
-    """Record the check-in (in the store before the screen moves on) and bind it to the visit."""
+    """Record the check-in (in the store before the screen moves on) and bind it to the visit.
+
+    A booked appointment for today is checked in first (``arrived`` in the store) and the check-in
+    refers to it; the visit then shows the appointment screen instead of the triage questions."""
+    arrival = arrive_for_today(store, ctx, visit, patient)
     rec = store.add_check_in(
         CheckIn(
             id=f"C-{secrets.token_hex(6).upper()}",
@@ -196,12 +259,97 @@ def check_in(store: Store, ctx: KioskContext, visit: Visit, patient: Patient, me
             kiosk_id=visit.kiosk_id,
             method=method,
             at_s=int(ctx.clock()),
+            appointment_id=arrival.appointment_id if arrival is not None else None,
         ),
         actor=visit.kiosk_id,
     )
     visit.patient, visit.method, visit.check_in_id = patient, method, rec.id
     visit.unknown = None
+    visit.arrival, visit.appointment_choice = arrival, None
     return rec
+
+
+# -- appointments --------------------------------------------------------------------------------
+
+
+def todays_appointment(store: Store, ctx: KioskContext, patient: Patient) -> AppointmentRecord | None:
+    """The patient's appointment for today (campus clock, UTC day) to check in for: one not yet
+    arrived nearest to now, else one already arrived; None when there is none today."""
+    from hospital_ops.store import orders
+
+    found = {a.id: a for a in orders.list_appointments(store, patient_id=patient.id, status=APPOINTMENT_STATUSES)}
+    for system in ctx.mrn_systems:
+        for a in orders.list_appointments(
+            store, patient_identifier=f"{system}|{patient.mrn}", status=APPOINTMENT_STATUSES
+        ):
+            if a.patient_id in (None, patient.id):
+                found.setdefault(a.id, a)
+    today, now = ctx.today(), ctx.clock()
+    todays = [
+        a for a in found.values() if a.start_s is not None and datetime.fromtimestamp(a.start_s, UTC).date() == today
+    ]
+    if not todays:
+        return None
+    return min(todays, key=lambda a: (a.status in ARRIVED_STATUSES, abs((a.start_s or 0) - now), a.id))
+
+
+def arrive_for_today(store: Store, ctx: KioskContext, visit: Visit, patient: Patient) -> AppointmentArrival | None:
+    """Check the patient in for today's appointment (persisted and audited before this returns)."""
+    from hospital_ops.store import InvalidInputError, NotFoundError, orders
+    from triage_kiosk.web.text import both
+
+    appt = todays_appointment(store, ctx, patient)
+    if appt is None:
+        return None
+    try:
+        arrival = orders.arrive_appointment(
+            store, actor=visit.kiosk_id, appointment_id=appt.id, patient_id=patient.id, now_s=int(ctx.clock())
+        )
+    except (InvalidInputError, NotFoundError) as exc:  # changed by the HIS meanwhile: go on as a walk-in
+        log.warning("appointment check-in failed at %s: %s", visit.kiosk_id, exc)
+        visit.notice = both("appointment.failed")
+        return None
+    return describe_arrival(ctx, visit.kiosk_id, arrival)
+
+
+def describe_arrival(ctx: KioskContext, kiosk_id: str, arrival: Arrival) -> AppointmentArrival:
+    """Department name and directions (building, floor; time and lift from this kiosk when the
+    kiosk is a campus location) of an :class:`~hospital_ops.store.orders.Arrival`."""
+    from triage_kiosk.web.text import both
+
+    campus = ctx.the_campus()
+    dept = arrival.department
+    loc = campus.locations.get(dept or "")
+    if loc is None:
+        name = (dept, dept) if dept else both("appointment.no_department")
+        where = both("appointment.ask_desk")
+    else:
+        name = (loc.name or loc.id, loc.name_zh or loc.name or loc.id)
+        building = campus.buildings.get(loc.building)
+        b_en = building.name if building is not None else loc.building
+        b_zh = building.name_zh if building is not None and building.name_zh else b_en
+        floor_zh = f"{loc.floor}楼" if loc.floor.isdigit() else f"{loc.floor}层"
+        where_en, where_zh = f"{b_en}, floor {loc.floor}", f"{b_zh}{floor_zh}"
+        if kiosk_id in campus.locations and kiosk_id != loc.id:
+            try:
+                route = campus.route(kiosk_id, loc.id)
+            except (KeyError, ValueError):  # pragma: no cover - every campus location is reachable
+                route = None
+            if route is not None:
+                minutes = max(1, round(route.seconds / 60))
+                lifts = [leg.lift for leg in route.legs if leg.kind == "lift" and leg.lift]
+                where_en += f" (about {minutes} min from here" + (f", lift {lifts[0]})" if lifts else ")")
+                where_zh += f"（从这里约{minutes}分钟" + (f"，乘{lifts[0]}电梯）" if lifts else "）")
+        where = (where_en, where_zh)
+    return AppointmentArrival(
+        appointment_id=arrival.appointment.id,
+        department=dept,
+        name=name,
+        where=where,
+        credit_care=arrival.credit_care,
+        already=arrival.already_arrived,
+        start_s=arrival.appointment.start_s,
+    )
 
 
 @dataclass(frozen=True)
@@ -247,7 +395,7 @@ def face_attempt(
         patient = store.get_patient(res.patient_id)
         check_in(store, ctx, visit, patient, CheckInMethod.FACE)
         visit.forget_frames()
-        return FaceOutcome("matched", msg, "complaint", False, None)
+        return FaceOutcome("matched", msg, visit.step(), False, None)
     if res.status is MatchStatus.NO_MATCH and res.liveness is not None and res.liveness.passed:
         visit.forget_frames()
         visit.enrol_frames = _enrol_frames(frames, res.liveness)

@@ -214,6 +214,56 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "result.done": ("Finish", "完成"),
     "result.patient": ("Patient", "患者"),
+    # appointment (a booked outpatient checked in when identified)
+    "steps.appointment": ("Appointment", "预约"),
+    "appointment.title": ("Your appointment", "您的预约"),
+    "appointment.checked_in": ("You are checked in for your appointment", "您已完成预约签到"),
+    "appointment.already": (
+        "You were already checked in for this appointment.",
+        "您已签到过本次预约，无需重复签到。",
+    ),
+    "appointment.department": ("Department", "科室"),
+    "appointment.where": ("Please go to", "请前往"),
+    "appointment.no_department": ("your clinic", "您的就诊科室"),
+    "appointment.ask_desk": ("Please ask at the desk where to go.", "请到服务台询问就诊地点。"),
+    "appointment.pay_later_yes": ("Pay later: approved", "先诊疗后付费：已开通"),
+    "appointment.pay_later_no": (
+        "Pay later: not enrolled — please pay at the desk after your visit",
+        "先诊疗后付费：未开通——请在就诊后到收费处缴费",
+    ),
+    "appointment.pay_later_unknown": (
+        "Pay later: status not known — please ask at the desk",
+        "先诊疗后付费：状态未知，请到服务台咨询",
+    ),
+    "appointment.no_payment": ("No payment is taken at this kiosk.", "本机不收取任何费用。"),
+    "appointment.ask": (
+        "Before you go: since you booked, do you feel worse, or does any of this apply to you now?",
+        "前往科室前：预约以来您是否感觉加重，或目前有以下任何情况？",
+    ),
+    "appointment.as_booked": ("No — go to my appointment", "没有——前往就诊"),
+    "appointment.worse": ("I feel worse — I need to be seen now", "我感觉加重——需要尽快就诊"),
+    "appointment.go": ("You can go to your appointment now.", "您现在可以前往就诊。"),
+    "appointment.changed_mind": ("I feel unwell after all", "我仍感觉不适"),
+    "appointment.nurse_first": (
+        "Your appointment is kept. A nurse will see you first; staff will tell you when to go.",
+        "您的预约已保留。护士会先为您评估，工作人员会告诉您何时前往就诊。",
+    ),
+    "appointment.after_triage": (
+        "Your appointment is kept. Show this result at the clinic.",
+        "您的预约已保留。请在就诊科室出示此结果。",
+    ),
+    "appointment.feeling_required": (
+        "feeling: choose “go to my appointment” or “I feel worse”",
+        "感觉：请选择“前往就诊”或“我感觉加重”",
+    ),
+    "appointment.feeling_bad": (
+        "feeling: not one of the choices (go to my appointment, or I feel worse)",
+        "感觉：不是可选的答案（前往就诊，或我感觉加重）",
+    ),
+    "appointment.failed": (
+        "We could not check you in for your appointment here; please ask at the desk. You can still continue.",
+        "未能在本机为您办理预约签到，请到服务台咨询。您仍可继续。",
+    ),
     # errors on JSON endpoints
     "api.frames": ("frames: {reason}", "frames：{reason}"),
     "session.expired": (

@@ -1,6 +1,11 @@
 """The kiosk screens (``/kiosk/...``): consent → check-in (camera or ID / QR) → registration if
 unknown → complaint → questions → vitals → result.
 
+A patient with a booked appointment for today is checked in for it when identified and goes to
+the appointment screen instead (department, directions, "pay later" status): from there to the
+appointment, or, when they feel worse, through the triage screens; a red-flag symptom ticked there
+is triaged at once (alert and "a nurse is coming" like any red flag).
+
 Pages authenticate as a kiosk device: staff activate a kiosk once with its device token, which
 turns into a session for that kiosk (``session["user"]`` = device id, role ``kiosk``). Every form
 answers bad input with the same screen, the values kept, and a message per field; the JSON
@@ -29,9 +34,11 @@ from triage_kiosk.triage.model import VITAL_FIELDS
 from triage_kiosk.web import service
 from triage_kiosk.web.forms import (
     ONSET_CHOICES,
+    Answers,
     Problems,
     Submitted,
     ask_pregnancy,
+    parse_appointment,
     parse_complaint,
     parse_consent,
     parse_fallback,
@@ -126,12 +133,15 @@ PAGE_OF_STEP = {
     "camera": "kiosk.camera",
     "fallback": "kiosk.fallback",
     "register": "kiosk.register",
+    "appointment": "kiosk.appointment",
     "complaint": "kiosk.complaint",
     "questions": "kiosk.questions",
     "vitals": "kiosk.vitals",
     "result": "kiosk.result",
 }
 PROGRESS = ("consent", "identify", "complaint", "questions", "vitals", "result")
+#: The progress bar of a booked patient going straight to the appointment.
+APPOINTMENT_PROGRESS = ("consent", "identify", "appointment")
 
 
 def with_visit(*allowed: str) -> Callable[[F], F]:
@@ -159,6 +169,7 @@ def render_page(template: str, *, status: int = 200, **context: Any) -> Any:
     ctx = kctx()
     context.setdefault("problems", {})
     context.setdefault("form", {})
+    context.setdefault("progress", PROGRESS)
     return (
         render_template(
             template,
@@ -166,7 +177,6 @@ def render_page(template: str, *, status: int = 200, **context: Any) -> Any:
             both=both,
             pick=pick,
             lang=lang(),
-            progress=PROGRESS,
             engine=ctx.engine,
             face_enabled=ctx.face_enabled,
             **context,
@@ -424,7 +434,49 @@ def register(visit: Visit) -> Any:
         _, problems = service.register(store(), ctx, visit, reg)
     if problems:
         return form_page("kiosk/register.html", visit, "register", problems)
-    return redirect(url_for("kiosk.complaint"))
+    return redirect(url_for(PAGE_OF_STEP[visit.step()]))
+
+
+# -- appointment (a booked outpatient) -------------------------------------------------------------
+
+
+def _appointment_context(visit: Visit, progress: tuple[str, ...] = APPOINTMENT_PROGRESS) -> dict[str, Any]:
+    return {"arrival": visit.arrival, "red_flags": kctx().red_flags(), "progress": progress}
+
+
+@bp.route("/appointment", methods=["GET", "POST"])
+@kiosk_required()
+@with_visit("appointment")
+def appointment(visit: Visit) -> Any:
+    """Checked in for today's appointment: where to go, "pay later" status; feeling worse or a red
+    flag leads to triage (a red flag at once), otherwise the patient goes to the appointment."""
+    extra = _appointment_context(visit)
+    if request.method == "GET":
+        return render_page("kiosk/appointment.html", visit=visit, form=visit.forms.get("appointment", {}), **extra)
+    sub = Submitted(request.form)
+    visit.forms["appointment"] = {"feeling": sub.text("feeling"), "modifiers": sub.many("modifiers")}
+    choice, flags, problems = parse_appointment(sub, [m.code for m in kctx().red_flags()])
+    if problems:
+        return form_page("kiosk/appointment.html", visit, "appointment", problems, **extra)
+    assert visit.arrival is not None and visit.patient is not None
+    to_triage = bool(flags) or choice != "as_booked"
+    detail = {"visit": visit.id, "patient": visit.patient.id, "next": "triage" if to_triage else "appointment"}
+    store().audit(visit.kiosk_id, "kiosk.appointment_answer", f"Appointment:{visit.arrival.appointment_id}", detail)
+    if not to_triage:
+        visit.appointment_choice = "as_booked"
+        return redirect(url_for("kiosk.appointment"))
+    visit.appointment_choice = "triage"
+    if not flags:
+        return redirect(url_for("kiosk.complaint"))
+    # a red flag: assess now (the ruleset escalates it) rather than after three more screens
+    visit.forms["questions"] = {"modifiers": sorted(flags)}
+    visit.answers = Answers(modifiers=flags)
+    visit.complaint_done = True
+    problems = _finish_triage(visit)
+    if problems:  # pragma: no cover - modifiers alone always make a valid triage input
+        visit.answers, visit.complaint_done = None, False
+        return redirect(url_for("kiosk.complaint"))
+    return redirect(url_for("kiosk.result"))
 
 
 # -- complaint, questions, vitals, result ----------------------------------------------------------
@@ -580,4 +632,6 @@ def device_vitals() -> Any:
 def result(visit: Visit) -> Any:
     assert visit.result is not None
     data = service.result_json(kctx().engine, visit.result)
-    return render_page("kiosk/result.html", visit=visit, result=visit.result, data=data)
+    return render_page(
+        "kiosk/result.html", visit=visit, result=visit.result, data=data, **_appointment_context(visit, PROGRESS)
+    )
