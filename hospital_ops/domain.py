@@ -237,6 +237,16 @@ class Plan:
         return None
 
 
+def station_badge(location: str) -> str:
+    """The credential that opens a drawer at ``location`` for a delivery without a PIN.
+
+    Orders from the hospital information system (FHIR) come with no receiver PIN: the staff at
+    the stop open the drawer from their signed-in hand-over page, and the web app, having checked
+    who they are and where they work, presents this credential to the robot on their behalf.
+    """
+    return f"station:{location}"
+
+
 class CustodyKind(StrEnum):
     LOADED = "loaded"  # sender put the items in and locked the drawer
     DELIVERED = "delivered"  # receiver opened the drawer and took the items

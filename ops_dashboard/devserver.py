@@ -57,15 +57,19 @@ def store_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / SQLITE_FILE).resolve()}"
 
 
-def seed(data_dir: Path, users: Mapping[str, tuple[str, str]] = (), tokens: Mapping[str, str] = ()) -> dict[str, str]:
+def seed(
+    data_dir: Path, users: Mapping[str, tuple[str, str]] | None = None, tokens: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Create the database with staff ``users`` {name: (role, password)} and device ``tokens``
     {device id: kind}; returns {device id: bearer token}."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(store_url(data_dir))
     try:
-        for name, (role, password) in dict(users).items():
+        for name, (role, password) in dict(users or {}).items():
             store.add_user(name, role, password, actor="devserver")
-        return {dev: store.issue_device_token(dev, kind, actor="devserver")[0] for dev, kind in dict(tokens).items()}
+        return {
+            dev: store.issue_device_token(dev, kind, actor="devserver")[0] for dev, kind in dict(tokens or {}).items()
+        }
     finally:
         store.close()
 

@@ -70,6 +70,10 @@ TEXT: dict[str, dict[str, str]] = {
     "handover.ready": {"en": "Mark ready", "zh": "备好"},
     "handover.pin": {"en": "PIN or badge", "zh": "取件码或工牌"},
     "handover.confirm": {"en": "Confirm hand-over", "zh": "确认交接"},
+    "handover.as_me": {
+        "en": "Hand over as me (order from the HIS, no PIN)",
+        "zh": "以本人身份交接（HIS医嘱，无取件码）",
+    },
     "status.requested": {"en": "requested", "zh": "已提交"},
     "status.planned": {"en": "planned", "zh": "已安排"},
     "status.picked_up": {"en": "on its way", "zh": "运送中"},
@@ -136,8 +140,8 @@ def pick_language() -> str:
 
 def t(key: str, lang: str | None = None) -> str:
     """The text for ``key`` in the request's language (the key itself if it has no text)."""
-    lang = lang or getattr(g, "lang", "en")
+    chosen: str = lang if lang else getattr(g, "lang", "en")
     entry = TEXT.get(key)
     if entry is None:
         return key
-    return entry.get(lang) or entry["en"]
+    return entry.get(chosen) or entry["en"]

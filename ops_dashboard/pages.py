@@ -13,7 +13,17 @@ from hospital_ops.store import DuplicateError, IllegalTransitionError, NotFoundE
 from ops_dashboard import live
 from ops_dashboard.auth import ROLE_MATRIX, current_principal, home_for, roles_required
 from ops_dashboard.i18n import TEXT, t
-from ops_dashboard.services import FieldError, OpsContext, alert_json, build_task, kpis, new_pin, robot_json, task_json
+from ops_dashboard.services import (
+    FieldError,
+    OpsContext,
+    alert_json,
+    build_task,
+    kpis,
+    new_pin,
+    robot_json,
+    staff_locations,
+    task_json,
+)
 
 bp = Blueprint("pages", __name__)
 
@@ -102,7 +112,7 @@ def dispatch() -> Any:
             return redirect(url_for("pages.dispatch", ward=ward, created=rec.id))
     created = request.args.get("created")
     shown = session.pop("shown_pin", None) if created else None
-    pin = shown["pin"] if shown and shown.get("task") == created else None
+    shown_pin: str | None = shown["pin"] if shown and shown.get("task") == created else None
     history = [task_json(r, c.campus) for r in c.store.list_tasks(ward=ward, limit=500)]
     history.sort(key=lambda t: t["created_at"], reverse=True)
     created_task = next((h for h in history if h["id"] == created), None) if created else None
@@ -116,7 +126,7 @@ def dispatch() -> Any:
             errors=errors,
             created=created,
             created_task=created_task,
-            pin=pin,
+            pin=shown_pin,
             history=history[:50],
         )
     )
@@ -150,16 +160,13 @@ def handover() -> Any:
     c = ctx()
     who = current_principal()
     assert who is not None
+    ward = None
     if who.role == "ward_staff":
         ward = _ward_choice(c)
         session["ward"] = ward
-        here = {w.station for w in c.campus.wards if w.id == ward}
-    else:
-        kinds = {
-            "laboratory": (LocationKind.LAB,),
-            "pharmacist": (LocationKind.PHARMACY,),
-        }.get(who.role, (LocationKind.LAB, LocationKind.PHARMACY))
-        here = {loc.id for k in kinds for loc in c.campus.by_kind(k)}
+    here = staff_locations(c.campus, who.role, ward)
+    if here is None:  # admin: the pharmacy and the laboratory
+        here = {loc.id for k in (LocationKind.LAB, LocationKind.PHARMACY) for loc in c.campus.by_kind(k)}
     ready = ready_task_ids(c)
     tasks = [
         task_json(r, c.campus) | {"ready": r.id in ready}

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, session
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from hospital_ops.domain import Priority, RobotMode, TaskKind, TaskStatus
+from hospital_ops.domain import Priority, RobotMode, TaskKind, TaskStatus, station_badge
 from hospital_ops.store import DuplicateError, IllegalTransitionError, InvalidInputError, NotFoundError
 from ops_dashboard import live
 from ops_dashboard.auth import api_error, current_principal, roles_required
-from ops_dashboard.services import FieldError, OpsContext, alert_json, build_task, kpis, new_pin, robot_json, task_json
+from ops_dashboard.services import (
+    FieldError,
+    OpsContext,
+    alert_json,
+    build_task,
+    kpis,
+    new_pin,
+    robot_json,
+    staff_locations,
+    task_json,
+)
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Deliveries, robots, alerts and KPIs")
 
@@ -129,9 +139,16 @@ class HandoverSchema(Schema):
         unknown = EXCLUDE
 
     end = fields.String(required=True, validate=validate.OneOf(["pickup", "dropoff"]))
-    method = fields.String(required=True, validate=validate.OneOf(["pin", "badge"]))
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(["pin", "badge", "station"]),
+        metadata={
+            "description": "pin or badge: the secret opens it; station: a delivery without a PIN (an order "
+            "from the HIS), opened by the signed-in staff of that stop (session only, no secret)"
+        },
+    )
     secret = fields.String(
-        required=True, validate=validate.Length(min=1, max=128), metadata={"description": "PIN or badge id"}
+        load_default="", validate=validate.Length(max=128), metadata={"description": "PIN or badge id"}
     )
 
 
@@ -330,14 +347,27 @@ class TaskHandover(MethodView):
         expected = TaskStatus.PLANNED if body["end"] == "pickup" else TaskStatus.PICKED_UP
         if rec.status is not expected:
             return api_error(409, f"task {task_id}: is {rec.status.value}, not ready for {body['end']}", field="end")
+        method, secret = body["method"], body["secret"]
+        if method == "station":
+            stop = rec.task.pickup if body["end"] == "pickup" else rec.task.dropoff
+            if rec.has_pin:
+                return api_error(409, f"task {task_id}: opens with its PIN, not by station", field="method")
+            if who.device:
+                return api_error(403, "method station: only signed-in staff at the stop, not a device", field="method")
+            allowed = staff_locations(c.campus, who.role, session.get("ward"))
+            if allowed is not None and stop not in allowed:
+                return api_error(403, f"method station: {who.username} does not work at {stop}", field="method")
+            method, secret = "badge", station_badge(stop)
+        elif not secret:
+            return api_error(422, f"secret: required with method {method}", field="secret")
         result = live.bridge_call(
             "open_drawer",
             {
                 "robot_id": rec.robot_id,
                 "task_id": task_id,
                 "end": body["end"],
-                "method": body["method"],
-                "secret": body["secret"],
+                "method": method,
+                "secret": secret,
                 "actor": who.username,
             },
         )

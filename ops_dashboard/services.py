@@ -160,6 +160,17 @@ def build_task(ctx: OpsContext, data: Mapping[str, Any], *, requester: str) -> t
     return task, (ward.id if ward else None)
 
 
+def staff_locations(campus: Campus, role: str, ward: str | None = None) -> set[str] | None:
+    """Where a signed-in member of staff hands deliveries over: a ward nurse at her ward's nurse
+    station, the pharmacy and the laboratory at theirs; None = anywhere (admin)."""
+    if role == "ward_staff":
+        return {w.station for w in campus.wards if w.id == ward}
+    kinds = {"laboratory": (LocationKind.LAB,), "pharmacist": (LocationKind.PHARMACY,)}.get(role)
+    if kinds is None:
+        return None if role == "admin" else set()
+    return {loc.id for k in kinds for loc in campus.by_kind(k)}
+
+
 def task_json(rec: TaskRecord, campus: Campus | None = None) -> dict[str, Any]:
     t = rec.task
     out: dict[str, Any] = {
@@ -181,6 +192,7 @@ def task_json(rec: TaskRecord, campus: Campus | None = None) -> dict[str, Any]:
         "ward": rec.ward,
         "status": rec.status.value,
         "robot_id": rec.robot_id,
+        "has_pin": rec.has_pin,
         "eta_s": rec.eta_s,
         "late": rec.eta_s is not None and rec.eta_s > t.deadline_s,
         "created_at": rec.created_at.isoformat(),

@@ -79,7 +79,7 @@ class FleetService:
         lost_after_s: float = 4.5,
         store_period_s: float = 2.0,
         wall: Callable[[], float] = time.monotonic,
-        log: Callable[[str], None] = lambda _m: None,
+        log: Callable[[str], object] = lambda _m: None,
     ) -> None:
         self.store = store
         self.tracker = FleetTracker(clock=wall, lost_after_s=lost_after_s)

@@ -28,12 +28,13 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote, unquote
 
-from hospital_ops.campus import Campus, LocationKind
+from hospital_ops.campus import Campus, LocationKind, TravelMatrix
 from hospital_ops.domain import (
     Capability,
     CustodyEvent,
@@ -44,8 +45,9 @@ from hospital_ops.domain import (
     Stop,
     StopKind,
     TaskStatus,
+    station_badge,
 )
-from hospital_ops.store import Store
+from hospital_ops.store import Store, TaskRecord
 from hospital_ops.store.errors import IllegalTransitionError, NotFoundError, StoreError
 from robots.credentials import is_pin_hash
 from robots.driver_core import LegOutcome, LegStop, RobotSnapshot
@@ -205,6 +207,24 @@ def robot_from_snapshot(snap: RobotSnapshot, config: SchedulerConfig, mode: Robo
     )
 
 
+class _CampusTravel:
+    """The campus as the dispatcher's ``scheduler.travel.TravelTimes``: the same locations, travel
+    times and (cached) matrices; only adapts ``matrix`` to take any sequence of points."""
+
+    def __init__(self, campus: Campus) -> None:
+        self.campus = campus
+        self.locations: Mapping[str, Any] = campus.locations
+
+    def seconds(self, a: str, b: str) -> int:
+        return self.campus.seconds(a, b)
+
+    def metres(self, a: str, b: str) -> int:
+        return self.campus.metres(a, b)
+
+    def matrix(self, points: Sequence[str], speed_mps: float = 1.0) -> TravelMatrix:
+        return self.campus.matrix(tuple(points), speed_mps)
+
+
 class SchedulerCore:
     """See the module doc. Not thread-safe: the node serialises every call."""
 
@@ -321,9 +341,6 @@ class SchedulerCore:
                 continue  # on a lost robot (alert raised) or its DELIVERED event is on its way
             if tid in dropping:
                 continue  # being delivered by a running leg
-            if not self._openable(tid):
-                self._fail(tid, "no PIN or badge: the robot's drawer could never open", out)
-                continue
             tasks[tid] = rec.task
         robots: list[Robot] = []
         for rid, snap in self._snaps.items():
@@ -362,7 +379,7 @@ class SchedulerCore:
                 robot = dataclasses.replace(robot, on_board=())
             robots.append(robot)
         self._disp = Dispatcher(
-            self.campus,
+            _CampusTravel(self.campus),
             robots,
             policy=self.policy,
             now_s=now,
@@ -571,16 +588,9 @@ class SchedulerCore:
     def _custody_key(ev: CustodyEvent) -> tuple[str, str, str, int, int]:
         return (ev.robot_id, ev.task_id, ev.kind.value, int(ev.at_s), int(ev.drawer))
 
-    def _openable(self, task_id: str) -> bool:
-        pin_hash, badges = self._credentials(task_id)
-        return bool(pin_hash or badges)
-
     def _intake(self, task: DeliveryTask) -> Outcome:
         out = Outcome()
         if self._disp is not None and task.id in self._disp.tasks:
-            return out
-        if not self._openable(task.id):
-            self._fail(task.id, "no PIN or badge: the robot's drawer could never open", out)
             return out
         if self._disp is None:
             return out  # planned at start()
@@ -708,11 +718,13 @@ class SchedulerCore:
                 continue
             assert st.task_id is not None
             pin_hash, badges = self._credentials(st.task_id)
+            if not pin_hash:  # an order from the HIS: the staff at the stop open it from their page
+                badges = badges | {station_badge(st.location)}
             legs.append(LegStop(st.kind, st.location, st.task_id, pin_hash, badges))
         leg_id = encode_leg_id(f"{self._nonce_base}{next(self._seq):x}", stops)
         return LegOrder(rid, leg_id, tuple(legs), stops)
 
-    def _stop_location(self, kind: StopKind, ref: str, records: dict[str, object]) -> str | None:
+    def _stop_location(self, kind: StopKind, ref: str, records: Mapping[str, TaskRecord]) -> str | None:
         if kind is StopKind.CHARGE:
             return ref
         rec = records.get(ref)
@@ -721,5 +733,5 @@ class SchedulerCore:
                 rec = self.store.get_task(ref)
             except NotFoundError:
                 return None
-        task = rec.task  # type: ignore[attr-defined]
+        task = rec.task
         return str(task.pickup if kind is StopKind.PICKUP else task.dropoff)

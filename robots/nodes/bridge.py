@@ -31,6 +31,7 @@ from hospital_ops_interfaces.msg import Alert as AlertMsg
 from hospital_ops_interfaces.msg import LiftState, RobotState
 from hospital_ops_interfaces.srv import OpenDrawer
 from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.client import Client
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
@@ -56,7 +57,7 @@ class BridgeNode(Node):
         self._robots: dict[str, dict[str, Any]] = {}
         self._lifts: dict[str, dict[str, Any]] = {}
         self._lost: set[str] = set()
-        self._drawer_clients: dict[str, Any] = {}
+        self._drawer_clients: dict[str, Client[OpenDrawer.Request, OpenDrawer.Response]] = {}
         self._group = ReentrantCallbackGroup()
         self._closing = threading.Event()
         self._http = requests.Session()
@@ -119,10 +120,10 @@ class BridgeNode(Node):
         done = threading.Event()
         future = client.call_async(req)
         future.add_done_callback(lambda _f: done.set())
-        if not done.wait(DRAWER_TIMEOUT_S) or future.result() is None:
+        r = future.result() if done.wait(DRAWER_TIMEOUT_S) else None
+        if r is None:
             client.remove_pending_request(future)
             return {"ok": False, "reason": f"robot {cmd.robot_id} did not answer in time"}
-        r = future.result()
         return drawer_answer(OpenOutcome(r.result), r.custody_kind, int(r.drawer), int(r.attempts_left), r.message)
 
     # ---- ROS ------------------------------------------------------------------------------------

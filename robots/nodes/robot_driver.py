@@ -29,6 +29,7 @@ from hospital_ops_interfaces.srv import OpenDrawer, RequestLift
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.client import Client
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
@@ -48,7 +49,7 @@ class RosLiftClient:
     """
 
     def __init__(self, node: Node, timeout_s: float = 2.0) -> None:
-        self._client = node.create_client(
+        self._client: Client[RequestLift.Request, RequestLift.Response] = node.create_client(
             RequestLift, convert.LIFT_REQUEST_SERVICE, callback_group=ReentrantCallbackGroup()
         )
         self._timeout_s = timeout_s

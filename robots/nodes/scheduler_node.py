@@ -249,7 +249,7 @@ class SchedulerNode(Node):
         goal = ExecuteLeg.Goal(leg_id=order.leg_id, robot_id=order.robot_id, stops=stops)
         self.get_logger().info(f"leg {order.leg_id} -> {order.robot_id}")
         future = client.send_goal_async(goal)
-        future.add_done_callback(lambda f, o=order: self._on_goal_response(o, f))
+        future.add_done_callback(lambda f: self._on_goal_response(order, f))
 
     def _on_goal_response(self, order: LegOrder, future: Future) -> None:
         handle = future.result()

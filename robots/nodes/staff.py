@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import rclpy
 from hospital_ops_interfaces.msg import RobotState
 from hospital_ops_interfaces.srv import OpenDrawer
+from rclpy.client import Client
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
@@ -33,7 +33,7 @@ class StaffNode(Node):
         self._lock = threading.Lock()
         self._busy: set[tuple[str, str, bool]] = set()
         self._done: set[tuple[str, str, bool]] = set()
-        self._drawers: dict[str, Any] = {}
+        self._drawers: dict[str, Client[OpenDrawer.Request, OpenDrawer.Response]] = {}
         self.create_subscription(RobotState, convert.ROBOT_STATE_TOPIC, self._on_state, convert.STATE_SUB_QOS)
 
     def _on_state(self, msg: RobotState) -> None:
@@ -55,7 +55,7 @@ class StaffNode(Node):
                 OpenDrawer, convert.open_drawer_service(msg.robot_id)
             )
         req = OpenDrawer.Request(robot_id=msg.robot_id, task_id=task, drawer=-1, method="pin", pin=pin, actor="staff")
-        client.call_async(req).add_done_callback(lambda f, k=key: self._answered(k, f.result()))
+        client.call_async(req).add_done_callback(lambda f: self._answered(key, f.result()))
 
     def _answered(self, key: tuple[str, str, bool], resp: OpenDrawer.Response | None) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from flask import Flask
 
 from hospital_ops.store import Store
 from ops_dashboard.auth import ALL_ROLES, ROLE_MATRIX
-from tests.dashboard.conftest import bearer
+from tests.dashboard.conftest import bearer, login
 
 WARD = "T3-10"
 
@@ -149,3 +149,65 @@ def test_revoked_or_forged_token_is_refused(app: Flask, store: Store, tokens: di
     assert client.get("/api/v1/kpis", headers=bearer("not-a-token")).status_code == 401
     store.revoke_device_tokens("dev-admin", actor="test")
     assert client.get("/api/v1/kpis", headers=bearer(tokens["admin"])).status_code == 401
+
+
+def test_an_order_without_pin_is_handed_over_by_the_signed_in_staff_of_that_stop(
+    app: Flask, store: Store, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery from the HIS has no PIN: the lab's signed-in staff open it at the lab (the web app
+    sends the robot the lab's station credential); a nurse of another ward, a device token, or
+    'station' on a PIN task are refused, naming the field."""
+    from hospital_ops.domain import DeliveryTask, Priority, station_badge
+    from ops_dashboard import rest
+
+    calls: list[dict[str, object]] = []
+
+    def bridge(event: str, data: dict[str, object]) -> dict[str, object]:
+        calls.append(data)
+        return {"ok": True}
+
+    monkeypatch.setattr(rest.live, "bridge_call", bridge)
+    t = DeliveryTask("T-HIS", "T3-10-NS", "MT-02-LAB", Priority.STAT, 1, 10**9)
+    store.add_task(t, actor="his")
+    store.transition_task("T-HIS", "planned", actor="scheduler", robot_id="R01", eta_s=10**8)
+    store.transition_task("T-HIS", "picked_up", actor="scheduler")
+    body = {"end": "dropoff", "method": "station"}
+
+    lab = app.test_client()
+    login(lab, "laboratory")
+    r = lab.post("/api/v1/tasks/T-HIS/handover", json=body, headers={"X-CSRFToken": _csrf(lab)})
+    assert r.status_code == 200, r.json
+    assert calls[-1]["method"] == "badge" and calls[-1]["secret"] == station_badge("MT-02-LAB")
+    assert calls[-1]["actor"] == "laboratory1"
+
+    nurse = app.test_client()
+    login(nurse, "ward_staff")
+    r = nurse.post("/api/v1/tasks/T-HIS/handover", json=body, headers={"X-CSRFToken": _csrf(nurse)})
+    assert r.status_code == 403 and r.json["error"]["field"] == "method"
+
+    r = app.test_client().post("/api/v1/tasks/T-HIS/handover", json=body, headers=bearer(tokens["laboratory"]))
+    assert r.status_code == 403 and "device" in r.json["error"]["message"]
+
+    with_pin = _create(app.test_client(), tokens["ward_staff"]).json["id"]
+    store.transition_task(with_pin, "planned", actor="scheduler", robot_id="R01", eta_s=10**8)
+    r = lab.post(
+        f"/api/v1/tasks/{with_pin}/handover",
+        json={"end": "pickup", "method": "station"},
+        headers={"X-CSRFToken": _csrf(lab)},
+    )
+    assert r.status_code == 409 and "PIN" in r.json["error"]["message"]
+    r = lab.post(
+        f"/api/v1/tasks/{with_pin}/handover",
+        json={"end": "pickup", "method": "pin"},
+        headers={"X-CSRFToken": _csrf(lab)},
+    )
+    assert r.status_code == 422 and r.json["error"]["field"] == "secret"
+
+
+def _csrf(client: Any) -> str:
+    page = client.get("/handover").get_data(as_text=True)
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"|const CSRF = "([^"]+)"', page)
+    assert m, page[:500]
+    return m.group(1) or m.group(2)

@@ -15,7 +15,7 @@ import pytest
 from robots_testkit import PIN, FakeClock
 
 from hospital_ops.campus import Campus
-from hospital_ops.domain import CustodyKind, DeliveryTask, Priority, Stop, StopKind, TaskStatus
+from hospital_ops.domain import CustodyKind, DeliveryTask, Priority, Stop, StopKind, TaskStatus, station_badge
 from hospital_ops.store import Store
 from robots.credentials import FAST_HASHER
 from robots.driver_core import DriverConfig, OpenOutcome, Phase, RobotDriverCore
@@ -88,7 +88,11 @@ class World:
             robot.step()
             snap = robot.snapshot()
             if snap.phase is Phase.AWAITING_HANDOVER:
-                res = robot.open_drawer("pin", task_id=snap.current_task_id, pin=PIN, actor="nurse")
+                if task_pin_hash(self.store, snap.current_task_id):
+                    res = robot.open_drawer("pin", task_id=snap.current_task_id, pin=PIN, actor="nurse")
+                else:  # an order without a PIN: the signed-in staff at this station open it
+                    badge = station_badge(snap.location)
+                    res = robot.open_drawer("badge", task_id=snap.current_task_id, badge=badge, actor="nurse")
                 assert res.outcome is OpenOutcome.OPENED, res.message
             for ev in robot.drain_custody():
                 self.run(self.core.on_custody(ev))
@@ -213,17 +217,26 @@ def test_lost_robot_tasks_are_replanned(tiny_campus: Campus, store: Store) -> No
     assert store.get_task("T1").robot_id == "R2"
 
 
-def test_task_without_credentials_fails_and_ros_submission_keeps_its_hash(tiny_campus: Campus, store: Store) -> None:
-    """No PIN, no badge: failed with the reason; a submitted PIN hash is stored and sent with the leg."""
-    store.add_task(DeliveryTask("T0", "PHARM", "W3", Priority.ROUTINE, T0, T0 + 7200), actor="nurse")
+def test_order_without_pin_opens_only_for_its_stations_and_ros_submission_keeps_its_hash(
+    tiny_campus: Campus, store: Store
+) -> None:
+    """An order without a PIN (from the HIS) is planned; each stop opens with that stop's station
+    credential only (the drop-off ward's is denied at the pharmacy); a submitted PIN hash is
+    stored and sent with the leg."""
+    store.add_task(DeliveryTask("T0", "PHARM", "W3", Priority.ROUTINE, T0, T0 + 7200), actor="his")
     w = World(tiny_campus, store, ["R1"])
     w.core.on_robot_state(w.robots["R1"].snapshot())
+    robot = w.robots["R1"]
     w.run(w.core.start())
-    assert statuses(store)["T0"] is TaskStatus.FAILED
+    while robot.snapshot().phase is not Phase.AWAITING_HANDOVER:  # step the robot alone to the pharmacy
+        w.wall.tick(5.0)
+        robot.step()
+    wrong = robot.open_drawer("badge", task_id="T0", badge=station_badge("W3"), actor="someone")
+    assert wrong.outcome is OpenOutcome.DENIED
+    w.until(lambda: statuses(store)["T0"] is TaskStatus.DELIVERED)
+    assert [e.kind.value for e in store.custody_events(task_id="T0")][-2:] == ["loaded", "delivered"]
     with pytest.raises(ValueError, match="pin_hash"):
-        w.core.submit(
-            DeliveryTask("T9", "PHARM", "W1", Priority.STAT, T0, T0 + 900), "1234", frozenset(), actor="ros"
-        )
+        w.core.submit(DeliveryTask("T9", "PHARM", "W1", Priority.STAT, T0, T0 + 900), "1234", frozenset(), actor="ros")
     pin_hash = FAST_HASHER.hash(PIN)
     out = w.core.submit(
         DeliveryTask("T1", "PHARM", "W1", Priority.STAT, T0, T0 + 900), pin_hash, frozenset(), actor="ros"
