@@ -107,6 +107,10 @@ class Instance:
         self.problem = problem
         self.params = params
         self.now = problem.now_s
+        #: Candidate pruning in :meth:`best_insertion` (None = every allowed vehicle); set by
+        #: :func:`scheduler.quick_plan` from ``params.insertion_candidates``, never by the full search.
+        self.candidate_limit: int | None = None
+        self._anchor_memo: dict[int, tuple[list[int], list[tuple[int, int, int]]]] = {}
 
         robots = [r for r in problem.robots if r.mode not in UNAVAILABLE_MODES]
         on_board = problem.on_board()
@@ -170,6 +174,8 @@ class Instance:
         # ---- tasks: screen the hopeless ones, keep the rest ----------------------------------
         self.reasons: dict[str, str] = {}
         kept: list[tuple[DeliveryTask, int | None, tuple[int, ...]]] = []
+        # the screen depends only on the task's needs and size: once per kind of task, not per task
+        screened: dict[tuple[frozenset, int], tuple[str, tuple[int, ...]]] = {}
         for t in problem.tasks:
             carrier = on_board.get(t.id)
             if carrier is not None:
@@ -180,7 +186,11 @@ class Instance:
                     continue
                 kept.append((t, v, (v,)))
                 continue
-            reason, allowed = self._screen(t, problem.robots)
+            need = (t.handling.required_capabilities(), t.units)
+            hit = screened.get(need)
+            if hit is None:
+                hit = screened[need] = self._screen(t, problem.robots)
+            reason, allowed = hit
             if reason:
                 self.reasons[t.id] = reason
             else:
@@ -448,21 +458,103 @@ class Instance:
     ) -> tuple[int, int, list[int]] | None:
         """Cheapest feasible insertion of task ``k``: (delta cost, vehicle, new route) or None.
 
-        ``caches`` (vehicle → :class:`RouteCache` of ``routes[v]``) is filled as needed.
+        ``caches`` (vehicle → :class:`RouteCache` of ``routes[v]``) is filled as needed. With
+        :attr:`candidate_limit` set and more allowed vehicles than that, only the vehicles that
+        could reach the pickup earliest are tried (:meth:`insertion_candidates`), and the others
+        only if none of those can take the task: a task is never left out because of pruning.
         """
         caches = {} if caches is None else caches
+        allowed = self.tasks[k].vehicles
+        limit = self.candidate_limit
+        if limit is None or len(allowed) <= limit:
+            return self._best_among(k, allowed, routes, caches)
+        chosen = self.insertion_candidates(k, routes, caches, limit)
+        best = self._best_among(k, chosen, routes, caches)
+        if best is None:
+            tried = set(chosen)
+            best = self._best_among(k, [v for v in allowed if v not in tried], routes, caches)
+        return best
+
+    def _cache(self, v: int, routes: Sequence[Sequence[int]], caches: dict[int, RouteCache]) -> RouteCache | None:
+        c = caches.get(v)
+        if c is None or c.seq != routes[v]:
+            c = build_cache(self, v, list(routes[v]))
+            if c is None:
+                return None
+            caches[v] = c
+        return c
+
+    def _best_among(
+        self, k: int, vehicles: Sequence[int], routes: Sequence[Sequence[int]], caches: dict[int, RouteCache]
+    ) -> tuple[int, int, list[int]] | None:
         best: tuple[int, int, list[int]] | None = None
-        for v in self.tasks[k].vehicles:
-            c = caches.get(v)
-            if c is None or c.seq != routes[v]:
-                c = build_cache(self, v, list(routes[v]))
-                if c is None:
-                    continue
-                caches[v] = c
+        for v in vehicles:
+            c = self._cache(v, routes, caches)
+            if c is None:
+                continue
             found = best_in_route(self, c, k, best[0] if best is not None else None)
             if found is not None:
                 best = (found[0], v, found[1])
         return best
+
+    def insertion_candidates(
+        self, k: int, routes: Sequence[Sequence[int]], caches: dict[int, RouteCache], limit: int
+    ) -> list[int]:
+        """The ``limit`` allowed vehicles that could start task ``k``'s pickup earliest, in vehicle order.
+
+        A vehicle's key is a lower bound on when it could be at the pickup, over every place in
+        its current route where the pickup fits its drawers: leaving its start, or any visit, at
+        the plain schedule's time (:meth:`_anchors`; postponing a pickup for max transit only makes
+        the real times later), plus the travel to the pickup from the travel matrix, no earlier
+        than the task's earliest pickup. Ties go to the lower vehicle index, so the choice is
+        deterministic. ``caches`` is not used (building a route cache for every vehicle is what
+        pruning avoids); the argument keeps the signature of the other insertion helpers.
+        """
+        td = self.tasks[k]
+        ploc, units, earliest = td.pick_loc, td.units, td.earliest
+        keyed: list[tuple[int, int]] = []
+        for v in td.vehicles:
+            veh = self.vehicles[v]
+            T = self.T[veh.speed_class]
+            free = veh.capacity - units
+            key = self.horizon + 1
+            for dep, loc, load in self._anchors(v, routes[v]):
+                if load <= free:
+                    t = dep + T[loc][ploc]
+                    if t < key:
+                        key = t
+            keyed.append((key if key > earliest else earliest, v))
+        keyed.sort()
+        return sorted(v for _, v in keyed[:limit])
+
+    def _anchors(self, v: int, seq: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(departure, location, load after) of vehicle ``v``'s start and of each visit of ``seq``,
+        on the plain earliest schedule (no max-transit postponement); cached per vehicle."""
+        memo = self._anchor_memo.get(v)
+        if memo is not None and memo[0] == seq:
+            return memo[1]
+        veh = self.vehicles[v]
+        T = self.T[veh.speed_class]
+        tasks = self.tasks
+        t, prev, load = veh.start, veh.start_loc, veh.load
+        out = [(t, prev, load)]
+        for code in seq:
+            td = tasks[code >> 1]
+            if code & 1:
+                loc = td.drop_loc
+                load -= td.units
+                arrive = t + T[prev][loc]
+            else:
+                loc = td.pick_loc
+                load += td.units
+                arrive = t + T[prev][loc]
+                if arrive < td.earliest:
+                    arrive = td.earliest
+            t = arrive + td.service
+            prev = loc
+            out.append((t, loc, load))
+        self._anchor_memo[v] = (list(seq), out)
+        return out
 
     def insert_all(self, order: Sequence[int], routes: list[list[int]]) -> list[int]:
         """Insert tasks in ``order`` one by one at their cheapest place; returns the ones that fit nowhere."""

@@ -164,6 +164,18 @@ class _State:
     now_s: int = 0
 
 
+_ROBOT_FIELDS = tuple(f.name for f in dataclasses.fields(Robot))
+
+
+def _with_available(r: Robot, available_s: int) -> Robot:
+    """``dataclasses.replace(r, available_s=...)`` without re-running validation (hot path)."""
+    new = object.__new__(Robot)
+    for name in _ROBOT_FIELDS:
+        object.__setattr__(new, name, getattr(r, name))
+    object.__setattr__(new, "available_s", available_s)
+    return new
+
+
 class Dispatcher:
     """See the module doc. ``policy`` defaults to :class:`OrToolsPolicy`."""
 
@@ -190,10 +202,19 @@ class Dispatcher:
             raise DispatchError(f"commit_within_s: must not be negative, got {commit_within_s}")
         self.commit_within_s = commit_within_s
         self._s = _State(now_s=now_s)
+        self._init_caches()
         for r in robots:
             if r.id in self._s.robots:
                 raise DispatchError(f"robot {r.id}: duplicate robot id")
             self._s.robots[r.id] = r
+
+    def _init_caches(self) -> None:
+        #: Per robot: (state, committed leg, view at the leg's end, that view started now) — see _problem.
+        self._views: dict[str, tuple[Robot, tuple[Stop, ...] | None, Robot, Robot | None]] = {}
+        #: Travel seconds of one pair at one speed (static campus data).
+        self._pair_s: dict[tuple[str, str, float], int] = {}
+        #: Per robot: (location, committed leg, metres of the leg).
+        self._leg_m: dict[str, tuple[str, tuple[Stop, ...], int]] = {}
 
     # ---- read-only views -------------------------------------------------------------------
     @property
@@ -225,6 +246,7 @@ class Dispatcher:
         twin.commit_within_s = self.commit_within_s
         s = self._s
         twin._s = _State(dict(s.tasks), dict(s.robots), dict(s.commitments), s.plan, s.now_s)
+        twin._init_caches()
         return twin
 
     def load(self, tasks: Iterable[DeliveryTask], at_s: int | None = None) -> Decision:
@@ -393,43 +415,63 @@ class Dispatcher:
         return alerts
 
     def _problem(self) -> Problem:
-        """Planning snapshot: every robot starts where its committed leg ends."""
+        """Planning snapshot: every robot starts where its committed leg ends.
+
+        This runs on every event, for every robot, so a robot's planning view is cached (by the
+        identity of its state and committed leg) and only its start time is brought up to now.
+        """
         s = self._s
+        now = s.now_s
+        views = self._views
         planned_robots: list[Robot] = []
         for r in s.robots.values():
             stops = s.commitments.get(r.id)
-            if not stops:  # (a copy only when needed: this runs for every robot on every event)
-                planned_robots.append(r if r.available_s >= s.now_s else dataclasses.replace(r, available_s=s.now_s))
-                continue
-            if any(st.kind is StopKind.CHARGE for st in stops):
+            if not stops:
+                if r.available_s >= now:
+                    planned_robots.append(r)
+                    continue
+                base = r
+            elif any(st.kind is StopKind.CHARGE for st in stops):
                 continue  # on its way to charge: back with RobotAvailable
-            on_board = list(r.on_board)
-            here = r.location
-            metres = 0
-            for st in stops:
-                metres += self.travel.metres(here, st.location) if here != st.location else 0
-                here = st.location
-                if st.kind is StopKind.PICKUP and st.task_id not in on_board:
-                    on_board.append(st.task_id)  # type: ignore[arg-type]
-                elif st.kind is StopKind.DROPOFF and st.task_id in on_board:
-                    on_board.remove(st.task_id)  # type: ignore[arg-type]
-            last = stops[-1]
-            free = last.departure_s if last.departure_s is not None else last.eta_s
-            battery = max(0.0, r.battery_pct - r.consumption_pct_per_km * metres / 1000)
-            planned_robots.append(
-                dataclasses.replace(
-                    r,
-                    location=here,
-                    available_s=max(free, s.now_s),
-                    on_board=tuple(on_board),
-                    battery_pct=round(battery, 3),
-                )
-            )
+            else:
+                hit = views.get(r.id)
+                if hit is not None and hit[0] is r and hit[1] is stops:
+                    base = hit[2]
+                else:
+                    base = self._leg_end_view(r, stops)
+                    views[r.id] = (r, stops, base, None)
+                if base.available_s >= now:
+                    planned_robots.append(base)
+                    continue
+            hit = views.get(r.id)
+            if hit is not None and hit[0] is r and hit[1] is stops and hit[3] is not None and hit[3].available_s == now:
+                planned_robots.append(hit[3])
+                continue
+            view = _with_available(base, now)
+            views[r.id] = (r, stops, base, view)
+            planned_robots.append(view)
         committed_drops = {
             st.task_id for stops in s.commitments.values() for st in stops if st.kind is StopKind.DROPOFF
         }
         tasks = tuple(t for t in s.tasks.values() if t.id not in committed_drops)
-        return Problem(tasks, tuple(planned_robots), s.now_s, self.travel, self.docks)
+        return Problem(tasks, tuple(planned_robots), now, self.travel, self.docks)
+
+    def _leg_end_view(self, r: Robot, stops: tuple[Stop, ...]) -> Robot:
+        """``r`` as it will be at the end of its committed leg ``stops`` (place, time, load, battery)."""
+        on_board = list(r.on_board)
+        here = r.location
+        for st in stops:
+            here = st.location
+            if st.kind is StopKind.PICKUP and st.task_id not in on_board:
+                on_board.append(st.task_id)  # type: ignore[arg-type]
+            elif st.kind is StopKind.DROPOFF and st.task_id in on_board:
+                on_board.remove(st.task_id)  # type: ignore[arg-type]
+        last = stops[-1]
+        free = last.departure_s if last.departure_s is not None else last.eta_s
+        battery = max(0.0, r.battery_pct - r.consumption_pct_per_km * self._leg_metres(r, stops) / 1000)
+        return dataclasses.replace(
+            r, location=here, available_s=free, on_board=tuple(on_board), battery_pct=round(battery, 3)
+        )
 
     def _install(self, plan: Plan, alerts: tuple[RecoveryAlert, ...], *, replan_pending: bool = False) -> Decision:
         s = self._s
@@ -471,15 +513,22 @@ class Dispatcher:
             return True
         travel = 0
         if robot.location != stop.location:
-            m = as_matrix(self.travel.matrix([robot.location, stop.location], robot.speed_mps))
-            travel = int(m.seconds[m.index[robot.location], m.index[stop.location]])
+            key = (robot.location, stop.location, robot.speed_mps)
+            travel = self._pair_s.get(key, -1)
+            if travel < 0:
+                m = as_matrix(self.travel.matrix([robot.location, stop.location], robot.speed_mps))
+                travel = self._pair_s[key] = int(m.seconds[m.index[robot.location], m.index[stop.location]])
         return stop.eta_s - travel <= self._s.now_s + self.commit_within_s
 
     def _leg_metres(self, robot: Robot, stops: tuple[Stop, ...]) -> int:
+        hit = self._leg_m.get(robot.id)
+        if hit is not None and hit[0] == robot.location and hit[1] is stops:
+            return hit[2]
         here, metres = robot.location, 0
         for st in stops:
             metres += self.travel.metres(here, st.location) if here != st.location else 0
             here = st.location
+        self._leg_m[robot.id] = (robot.location, stops, metres)
         return metres
 
     def _merge(self, plan: Plan, new: dict[str, tuple[Stop, ...]]) -> Plan:

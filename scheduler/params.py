@@ -19,6 +19,7 @@ YAML layout (every key optional; a missing key or section takes its default)::
     battery:
       charge_below_pct: 30.0
       plan_charge_stop: true
+    insertion_candidates: null # fast path only: try each new task on this many robots (null = all)
     deadline_margin:           # plan drop-offs this much before the promise, seconds, per priority
       stat_s: 180
       urgent_s: 300
@@ -217,6 +218,14 @@ class PlannerParams:
     battery: BatteryParams = field(default_factory=BatteryParams)
     #: Plan drop-offs this long before their deadline, per priority (see :class:`DeadlineMargin`).
     deadline_margin: DeadlineMargin = field(default_factory=DeadlineMargin)
+    #: Candidate pruning in the insertion fast path (:func:`scheduler.quick_plan`, which the
+    #: rolling dispatcher's STAT fast path, state updates and quick re-plans use): each task is
+    #: tried only on the robots that could reach its pickup earliest (a lower bound from the
+    #: route's schedule and the travel matrix), this many of them among the robots allowed to
+    #: carry it (capabilities, capacity, battery are screened first), and on every allowed
+    #: robot if none of those can take it. ``None`` = every allowed robot (exact cheapest
+    #: insertion). Full re-plans (:func:`scheduler.plan`) always consider the whole fleet.
+    insertion_candidates: int | None = None
     #: The plan being replaced: its routes warm-start the search for tasks still open.
     previous: Plan | None = None
 
@@ -239,6 +248,8 @@ class PlannerParams:
             raise ValueError(f"battery: expected BatteryParams, got {type(self.battery).__name__}")
         if not isinstance(self.deadline_margin, DeadlineMargin):
             raise ValueError(f"deadline_margin: expected DeadlineMargin, got {type(self.deadline_margin).__name__}")
+        if self.insertion_candidates is not None:
+            _check_int("insertion_candidates", self.insertion_candidates, 1)
         if self.previous is not None and not isinstance(self.previous, Plan):
             raise ValueError(f"previous: expected a Plan, got {type(self.previous).__name__}")
 

@@ -73,10 +73,14 @@ def quick_plan(problem: Problem, previous: Plan | None, params: PlannerParams | 
 
     No OR-Tools: milliseconds, for committing a STAT task at once while a full :func:`plan`
     runs later. Tasks that no longer fit where they were (times moved on) are re-inserted too.
+    With ``params.insertion_candidates`` = k, each task is tried only on the k allowed robots that
+    could reach its pickup earliest (the others only if none of those can take it), so the search
+    per task no longer grows with the fleet; ``None`` (default) tries every allowed robot.
     """
     params = params if params is not None else PlannerParams()
     validate(problem)
     inst = Instance(problem, params)
+    inst.candidate_limit = params.insertion_candidates
     routes = inst.routes_from_plan(previous) if previous is not None else inst.empty_routes()
     inst.repair(routes)
     served = inst.served(routes)

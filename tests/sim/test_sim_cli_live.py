@@ -177,9 +177,7 @@ def test_live_requests_are_stamped_with_the_stacks_campus_clock(tiny: Scenario) 
     def sleep(s: float) -> None:
         wall[0] += s
 
-    driver = LiveDriver(
-        "http://x.invalid", 10.0, sleep=sleep, clock=lambda: wall[0], post=post, campus_now=stack.now
-    )
+    driver = LiveDriver("http://x.invalid", 10.0, sleep=sleep, clock=lambda: wall[0], post=post, campus_now=stack.now)
     list(driver.run(reqs))
     assert bodies[0]["earliest_s"] == int(stack.campus_at(2_000_000_000.0))  # origin + 100 s × 10
     assert bodies[0]["earliest_s"] != int(2_000_000_000.0)

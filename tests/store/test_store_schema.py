@@ -63,7 +63,9 @@ def test_fresh_sqlite_file_is_migrated_on_first_open(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_fresh_postgresql_is_refused_with_the_command_to_run(postgres_url: str) -> None:
     """An empty PostgreSQL database is not migrated implicitly: the error says what to run."""
-    with pytest.raises(SchemaError, match=rf"is empty, this code needs {head_revision()}: run `hospital-ops db upgrade`"):
+    with pytest.raises(
+        SchemaError, match=rf"is empty, this code needs {head_revision()}: run `hospital-ops db upgrade`"
+    ):
         Store.open(postgres_url)
     with Store.open(postgres_url, auto_upgrade=True) as store:
         assert store.list_tasks() == []

@@ -28,7 +28,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from .faces import FaceEngine, best_matching
+from .faces import FaceBox, FaceEngine, best_matching
 from .service import DEFAULT_THRESHOLD
 from .video import load_rgb
 
@@ -52,7 +52,10 @@ def _augmentations() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     def jpeg(img: np.ndarray) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 20])
         assert ok
-        return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise RuntimeError("augmentation jpeg20: OpenCV could not decode the JPEG it had just encoded")
+        return np.ascontiguousarray(decoded[:, :, ::-1])
 
     def rotate(img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]
@@ -80,7 +83,7 @@ def load_labelled_faces(
     if not base.is_dir():
         raise FileNotFoundError(f"data: {base} is not a directory of per-person photo folders")
     skipped_dirs = set(skip)
-    found: list[tuple[str, str, list[tuple[object, np.ndarray]], np.ndarray]] = []
+    found: list[tuple[str, str, list[tuple[FaceBox, np.ndarray]], np.ndarray]] = []
     notes: list[str] = []
     for person_dir in sorted(p for p in base.iterdir() if p.is_dir() and p.name not in skipped_dirs):
         for photo in sorted(p for p in person_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
@@ -90,7 +93,7 @@ def load_labelled_faces(
             if not cands:
                 notes.append(f"{name}: no face found, not used")
                 continue
-            found.append((person_dir.name, name, cands, img))  # type: ignore[arg-type]
+            found.append((person_dir.name, name, cands, img))
     if not found:
         raise ValueError(f"data: no usable face photos under {base}")
     faces: list[LabelledFace] = []
@@ -102,7 +105,7 @@ def load_labelled_faces(
         if not refs:
             notes.append(f"{name}: {len(cands)} faces and no single-face photo of {person} to choose with, not used")
             continue
-        pick = best_matching(cands, refs)  # type: ignore[arg-type]
+        pick = best_matching(cands, refs)
         assert pick is not None
         faces.append(LabelledFace(person, name, pick[1], len(cands)))
         notes.append(f"{name}: {len(cands)} faces, took the one that best matches {person}'s other photos")
@@ -114,7 +117,7 @@ def load_labelled_faces(
                 continue
             for tag, fn in aug.items():
                 cands = engine.encode_all(fn(img))
-                pick = best_matching(cands, [by_name[name].encoding])  # type: ignore[arg-type]
+                pick = best_matching(cands, [by_name[name].encoding])
                 if pick is None:
                     notes.append(f"{name}+{tag}: no face found after augmentation")
                     continue

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hospital_ops.store import Store
@@ -114,7 +114,10 @@ class SqlTemplateStore:
         with self._write() as s:
             if self.store.dialect == "sqlite":
                 s.connection().exec_driver_sql("PRAGMA secure_delete = ON")
-            gone = s.execute(delete(FaceTemplateRow).where(FaceTemplateRow.patient_id == patient_id)).rowcount
+            result = s.execute(delete(FaceTemplateRow).where(FaceTemplateRow.patient_id == patient_id))
+            if not isinstance(result, CursorResult):
+                raise TypeError(f"delete: expected a CursorResult with a row count, got {type(result).__name__}")
+            gone = result.rowcount
             self._audit(s, DELETE_ACTION, patient_id, {"deleted": bool(gone)})
         return bool(gone)
 

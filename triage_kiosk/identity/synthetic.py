@@ -79,7 +79,7 @@ def _piecewise_affine(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.n
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 <= x0 or y1 <= y0:
             continue
-        m = cv2.getAffineTransform(s, d - np.float32([x0, y0]))
+        m = cv2.getAffineTransform(s, d - np.array([x0, y0], dtype=np.float32))
         patch = cv2.warpAffine(img, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillConvexPoly(mask, np.round(d - [x0, y0]).astype(np.int32), 1)
@@ -120,8 +120,8 @@ def close_eyes(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         c = e.mean(axis=0)
         poly = (e - c) * np.array([1.25, 1.8]) + c
         cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    out = cv2.inpaint(img, mask, 5, cv2.INPAINT_TELEA)
+    grown = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    out = cv2.inpaint(img, grown, 5, cv2.INPAINT_TELEA)
     for eye in (RIGHT_EYE, LEFT_EYE):
         e = p[list(eye)]
         w = float(np.linalg.norm(e[3] - e[0]))
@@ -155,9 +155,9 @@ def flat_motion(
     img = as_frame(frame)
     h, w = img.shape[:2]
     cx, cy = w / 2.0, h / 2.0
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     a, b = np.radians(yaw_tilt_deg), np.radians(pitch_tilt_deg)
-    out_pts = []
+    out_pts: list[list[float]] = []
     for x, y in corners:
         X, Y = x - cx, y - cy
         X = X + shear * Y
@@ -165,7 +165,7 @@ def flat_motion(
         Y, Z = Y * np.cos(b), Z + Y * np.sin(b)
         f = focal_px / (focal_px + Z)
         out_pts.append([cx + X * f, cy + Y * f])
-    persp = cv2.getPerspectiveTransform(corners, np.float32(out_pts))
+    persp = cv2.getPerspectiveTransform(corners, np.array(out_pts, dtype=np.float32))
     sim = np.vstack([cv2.getRotationMatrix2D((cx, cy), roll_deg, zoom), [0, 0, 1]])
     sim[0, 2] += shift[0]
     sim[1, 2] += shift[1]

@@ -100,11 +100,10 @@ def create_check_in() -> Any:
             return value
         fields[name] = value
     method = body.get("method")
-    try:
-        fields["method"] = CheckInMethod(method)
-    except ValueError:
+    if not isinstance(method, str) or method not in {m.value for m in CheckInMethod}:
         allowed = ", ".join(m.value for m in CheckInMethod)
         return api_error(422, f"method: expected one of {allowed}, got {method!r}", field="method")
+    fields["method"] = CheckInMethod(method)
     at_s = body.get("at_s", int(_ctx().clock()))
     if isinstance(at_s, bool) or not isinstance(at_s, int) or at_s < 0:
         return api_error(422, f"at_s: expected Unix seconds (a whole number >= 0), got {at_s!r}", field="at_s")
