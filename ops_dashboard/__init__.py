@@ -82,6 +82,9 @@ def create_app(
     from triage_kiosk.web import register as register_kiosk  # kiosk screens + check-in/triage API (issue 8)
 
     register_kiosk(app, settings)
+    from triage_kiosk.web import api as kiosk_api
+
+    kiosk_api.document(api.spec, app)
 
     @app.before_request
     def _csrf_for_api() -> None:

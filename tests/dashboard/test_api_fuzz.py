@@ -26,7 +26,7 @@ from hospital_ops.config import Settings
 from hospital_ops.store import Store
 from ops_dashboard import create_app, rest
 
-#: Examples per operation and generation mode (13 operations × 2 modes).
+#: Examples per operation and generation mode (17 operations × 2 modes).
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "160"))
 #: The same cases every run; FUZZ_RANDOM=1 explores new ones (for hunting, not for CI).
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"

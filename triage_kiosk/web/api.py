@@ -267,3 +267,93 @@ def create_triage() -> Any:
     data["queue"] = out.queue
     data["alert_id"] = out.alert.id if out.alert else None
     return jsonify(data), 201
+
+
+def document(spec: Any, app: Any) -> None:
+    """Describe these endpoints in the app's OpenAPI document (/api/openapi.json), next to the
+    flask-smorest ones, so clients and the API fuzz test see check-ins and triage results too."""
+    error = {"description": "error naming the field", "content": {"application/json": {"schema": {"type": "object"}}}}
+    listed = {"description": "newest first", "content": {"application/json": {"schema": {"type": "array"}}}}
+    made = {"description": "stored before this answer", "content": {"application/json": {"schema": {"type": "object"}}}}
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}
+
+    def query(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": {"type": "string"}}
+
+    def body(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": props, "required": required}
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    text = {"type": "string", "minLength": 1, "maxLength": 64}
+    codes = {"type": "array", "items": {"type": "string"}}
+    vitals = {
+        "type": "object",
+        "properties": {
+            k: {"type": "number"}
+            for k in ("heart_rate", "resp_rate", "systolic_bp", "diastolic_bp", "temperature_c", "spo2")
+        },
+    }
+    responses = {"400": error, "401": error, "403": error, "409": error, "422": error}
+    rules = {r.rule: r for r in app.url_map.iter_rules()}
+    spec.path(
+        rule=rules["/api/v1/checkins"],
+        operations={
+            "get": {
+                "tags": ["kiosk"],
+                "summary": "Check-ins, newest first (operations manager, admin)",
+                "parameters": [query("patient_id"), query("kiosk_id"), limit],
+                "responses": {"200": listed, **responses},
+            },
+            "post": {
+                "tags": ["kiosk"],
+                "summary": "Check a known patient in (kiosk device, admin)",
+                "requestBody": body(
+                    {
+                        "patient_id": text,
+                        "method": {"type": "string", "enum": [m.value for m in CheckInMethod]},
+                        "kiosk_id": text,
+                        "appointment_id": text,
+                        "id": text,
+                        "at_s": {"type": "integer", "minimum": 0},
+                    },
+                    ["patient_id", "method"],
+                ),
+                "responses": {"201": made, **responses},
+            },
+        },
+    )
+    spec.path(
+        rule=rules["/api/v1/triage"],
+        operations={
+            "get": {
+                "tags": ["kiosk"],
+                "summary": "Triage results, newest first (operations manager, admin)",
+                "parameters": [query("patient_id"), limit],
+                "responses": {"200": listed, **responses},
+            },
+            "post": {
+                "tags": ["kiosk"],
+                "summary": "Assess a patient with the rules, store the explained result; a red flag raises an alert",
+                "requestBody": body(
+                    {
+                        "patient_id": text,
+                        "check_in_id": text,
+                        "age": {"type": "number", "minimum": 0, "maximum": 130},
+                        "sex": {"type": "string", "enum": [s.value for s in Sex]},
+                        "mental": {"type": "string", "enum": [m.value for m in Mental]},
+                        "arrival": {"type": "string", "enum": [a.value for a in ArrivalMode]},
+                        "complaints": codes,
+                        "modifiers": codes,
+                        "complaint_text": {"type": "string", "maxLength": 500},
+                        "onset_hours": {"type": "number", "minimum": 0},
+                        "pain": {"type": "integer", "minimum": 0, "maximum": 10},
+                        "injury": {"type": "boolean"},
+                        "pregnant": {"type": "boolean"},
+                        "vitals": vitals,
+                    },
+                    ["patient_id"],
+                ),
+                "responses": {"201": made, **responses},
+            },
+        },
+    )
