@@ -58,10 +58,10 @@ demo: $(STAMP) $(APT_STAMP) $(IFACE_STAMP)  ## bring the hospital up (see README
 bench: $(STAMP) $(APT_STAMP) $(IFACE_STAMP)  ## benchmarks: print tables, write benchmarks/results/*.json
 	$(PY) benchmarks/run_all.py
 
-lint: $(STAMP)   ## ruff (lint + format) and mypy (core, robots, kiosk, web)
+lint: $(STAMP)   ## ruff (lint + format) and mypy on every package
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy hospital_ops robots triage_kiosk ops_dashboard
+	$(VENV)/bin/mypy hospital_ops scheduler robots triage_kiosk sim ops_dashboard
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

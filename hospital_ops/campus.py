@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -288,7 +289,7 @@ class Campus:
             raise KeyError(f"unknown location {loc!r}")
         return self.graph.index[loc]
 
-    def matrix(self, points: list[str] | tuple[str, ...], speed_mps: float = 1.0) -> TravelMatrix:
+    def matrix(self, points: Sequence[str], speed_mps: float = 1.0) -> TravelMatrix:
         """All-pairs travel seconds and metres among ``points`` (time-shortest paths). Cached."""
         if speed_mps <= 0:
             raise ValueError("speed_mps: must be positive")

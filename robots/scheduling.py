@@ -501,7 +501,11 @@ class SchedulerCore:
         if robot_id in self._lost:
             return out
         self._lost.add(robot_id)
-        self._inflight.pop(robot_id, None)
+        leg = self._inflight.pop(robot_id, None)
+        if leg is not None:
+            # its unpicked tasks are about to go to another robot: if it was only silent (not dead)
+            # it must not drive on to those pickups as well
+            out.cancels.append((robot_id, leg.leg_id))
         self._sent.pop(robot_id, None)
         if self._disp is None or robot_id not in self._disp.robots:
             return out

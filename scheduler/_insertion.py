@@ -205,8 +205,10 @@ def best_in_route(inst: Instance, c: RouteCache, k: int, bound: int | None) -> t
                 continue
             js = range(i, n + 1)
             cost_p = w_wait * (tp - wait_from) if tp > wait_from else 0
-        # state just before the drop-off position j
-        if i is None:
+        # state just before the drop-off position j (only used when a pickup is inserted, i.e. i is not None)
+        t_dep: int | None
+        prev: int | None
+        if i is None or tp is None:
             t_dep, prev = None, None
         else:
             t_dep, prev = tp + s_task, ploc
@@ -217,6 +219,8 @@ def best_in_route(inst: Instance, c: RouteCache, k: int, bound: int | None) -> t
                 prev_loc = locs[j - 1] if j else start_loc
                 cur_dep = dep[j - 1] if j else start
             else:
+                if t_dep is None or prev is None:
+                    raise RuntimeError(f"insertion: no pickup state for pickup position {i}")
                 prev_loc, cur_dep = prev, t_dep
             t_d = cur_dep + T[prev_loc][dloc]
             if t_d <= H:
@@ -261,7 +265,8 @@ def best_in_route(inst: Instance, c: RouteCache, k: int, bound: int | None) -> t
             # carry the picked-up item through base position j
             if load_after[j] + units > cap:
                 break
-            arrive = t_dep + T[prev][locs[j]]
+            # here prev_loc, cur_dep are this position's prev, t_dep (copied above as i is not None)
+            arrive = cur_dep + T[prev_loc][locs[j]]
             t = arrive if arrive > lb[j] else lb[j]
             if t > H:
                 break

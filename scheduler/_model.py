@@ -223,7 +223,7 @@ class Instance:
 
         self.tasks: list[TaskData] = []
         self.task_index: dict[str, int] = {}
-        for (t, onboard, allowed), d, e, wf, ww in zip(kept, rel, ear, wait_from, wait_w, strict=True):
+        for (t, onboard, allowed), dl, e, wf, ww in zip(kept, rel, ear, wait_from, wait_w, strict=True):
             self.task_index[t.id] = len(self.tasks)
             self.tasks.append(
                 TaskData(
@@ -231,7 +231,7 @@ class Instance:
                     pick_loc=self.loc_index[t.pickup],
                     drop_loc=self.loc_index[t.dropoff],
                     earliest=e,
-                    deadline=d,
+                    deadline=dl,
                     late_w=self.late_w[t.priority],
                     wait_w=ww,
                     wait_from=wf,
@@ -861,13 +861,13 @@ class Instance:
                     metres += self.M[last_loc][dock]
             out.append(RobotRoute(r.id, tuple(stops), metres))
         unassigned: dict[str, str] = {}
-        for t in self.problem.tasks:
-            k = self.task_index.get(t.id)
+        for task in self.problem.tasks:
+            k = self.task_index.get(task.id)
             if k is None:
-                unassigned[t.id] = self.reasons[t.id]
-                total += self.penalty_of(t)
+                unassigned[task.id] = self.reasons[task.id]
+                total += self.penalty_of(task)
             elif k not in served:
-                unassigned[t.id] = self.diagnose(k, routes)
+                unassigned[task.id] = self.diagnose(k, routes)
                 total += self.tasks[k].penalty
         return Plan(routes=tuple(out), unassigned=unassigned, created_s=now, solver=solver, objective=total)
 

@@ -129,7 +129,7 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             task_m += leg_m
             tid = s.task_id
             task = tasks.get(tid) if tid is not None else None
-            if task is None:
+            if tid is None or task is None:
                 bad("stop", f"robot {rid} stop {n}: unknown task {tid!r}", tid, rid)
                 here = s.location
                 free_at = s.eta_s

@@ -11,26 +11,37 @@ attributes (the campus returns its ``TravelMatrix``); :func:`as_matrix` accepts 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 
-class Matrix(NamedTuple):
-    """Travel among ``points``: ``seconds[index[a], index[b]]`` and ``metres[...]`` for ``a → b``."""
+@dataclass(frozen=True)
+class Matrix:
+    """Travel among ``points``: ``seconds[index[a], index[b]]`` and ``metres[...]`` for ``a → b``.
+
+    A frozen dataclass rather than a ``NamedTuple``: a tuple field called ``index`` would shadow
+    ``tuple.index``. It still unpacks as ``index, seconds, metres = m``.
+    """
 
     index: dict[str, int]
     seconds: np.ndarray
     metres: np.ndarray
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.index, self.seconds, self.metres))
 
 
 @runtime_checkable
 class TravelTimes(Protocol):
     """Integer travel seconds and metres between named locations."""
 
-    #: Every known location id (a mapping or set; only ``in`` is used).
-    locations: Mapping[str, Any]
+    @property
+    def locations(self) -> Mapping[str, Any]:
+        """Every known location id (only ``in`` is used). Read-only, so ``dict[str, X]`` fits."""
+        ...
 
     def seconds(self, a: str, b: str) -> int:
         """Travel seconds at 1 m/s."""

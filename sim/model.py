@@ -327,7 +327,7 @@ class Model:
         measured = crng.random() < sc.kiosks.vitals_measured_share
         appointment = crng.random() < op.appointment_share
         booked = sorted(self.site.clinics)[int(crng.integers(len(self.site.clinics)))] if self.site.clinics else "GEN"
-        case = self.cases.make(crng, level, ed=False, vitals_measured=measured, child_share=op.child_share)
+        case = self._case_maker().make(crng, level, ed=False, vitals_measured=measured, child_share=op.child_share)
         result = self._assess(case, level)
         dest = result.destination
         if appointment and int(result.level) > op.redirect_at_or_below:
@@ -342,7 +342,14 @@ class Model:
             yield self.env.timeout(300)  # walk to the ED
             yield from self._ed_care(int(result.level))
 
+    def _case_maker(self) -> CaseMaker:
+        if self.cases is None:
+            raise RuntimeError("stages.triage: no triage engine, so no patient cases can be made")
+        return self.cases
+
     def _assess(self, case: Any, true_level: int) -> Any:
+        if self.engine is None:
+            raise RuntimeError("stages.triage: no triage engine to assess patients with")
         result = self.engine.assess(case)
         lv = int(result.level)
         self._count("triaged")
@@ -376,7 +383,7 @@ class Model:
             self._count("ed_kiosk_done")
         if not sc.stages.triage:
             return
-        case = self.cases.make(crng, level, ed=True, ambulance=ambulance, vitals_measured=measured)
+        case = self._case_maker().make(crng, level, ed=True, ambulance=ambulance, vitals_measured=measured)
         result = self._assess(case, level)
         yield from self._ed_care(int(result.level))
 
@@ -744,7 +751,7 @@ class Model:
         qlv.add(t0, 1)
         lift = self._choose_lift(hop.bank)
         while lift is None:  # the whole bank is out of service: wait for the first one back
-            events = [self.lifts[lid].up_event for lid in hop.bank if self.lifts[lid].up_event is not None]
+            events = [ev for lid in hop.bank if (ev := self.lifts[lid].up_event) is not None]
             yield env.any_of(events) if events else env.timeout(60)
             lift = self._choose_lift(hop.bank)
         lift.queue += 1
@@ -766,7 +773,10 @@ class Model:
             yield env.timeout(start)
         lift.down = True
         lift.up_event = env.event()
-        reqs = [lift.res.request(priority=0) for _ in range(lift.res.capacity)]
+        cars = lift.res.capacity
+        if not isinstance(cars, int):  # simpy types capacity as int | float (it allows float("inf"))
+            raise TypeError(f"lift {lift_id}: capacity must be a whole number of cars, got {cars!r}")
+        reqs = [lift.res.request(priority=0) for _ in range(cars)]
         yield env.timeout(duration)
         for req in reqs:
             if req.triggered:

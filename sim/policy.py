@@ -73,6 +73,8 @@ class RateLimitedPolicy:
         elif mode == "insert":
             result = self.inner.insert(problem, previous, seed)
         else:
+            if previous is None:  # "hold" without a previous plan was turned into "insert" above
+                raise ValueError(f"RateLimitedPolicy.mode: {mode!r} needs a previous plan")
             result = self.hold(problem, previous)
         self.calls[mode] += 1
         self.seconds[mode] += time.perf_counter() - t0
@@ -101,12 +103,13 @@ class RateLimitedPolicy:
             for s in old.stops if old is not None else ():
                 tid = s.task_id
                 if s.kind is StopKind.PICKUP:
-                    if tid in task_by_id and tid not in carrier and tid not in seen:
+                    if tid is not None and tid in task_by_id and tid not in carrier and tid not in seen:
                         kept.append((s.kind, s.location, tid))
                         picked.add(tid)
                         seen.add(tid)
                 elif (
                     s.kind is StopKind.DROPOFF
+                    and tid is not None
                     and tid in task_by_id
                     and tid not in dropped
                     and (tid in picked or carrier.get(tid) == robot.id)

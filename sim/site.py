@@ -129,7 +129,8 @@ class Site:
             raise ScenarioError(f"campus: {campus.source} has no pharmacy or no lab; the logistics stage needs both")
         # the robots' pharmacy: a hatch/dock for robots if there is one, else the first pharmacy
         hatch = [p for p in pharmacies if "dock" in p.id.lower() or "robot" in p.name.lower()]
-        pharmacy = (hatch or pharmacies or [None])[0]
+        candidates = hatch or pharmacies
+        pharmacy = candidates[0] if candidates else None
         lab = labs[0].id if labs else ""
 
         def ed_named(*words: str) -> str | None:

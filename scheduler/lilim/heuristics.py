@@ -428,7 +428,7 @@ class LnsParams:
 def neighbour_lists(sc: Scaled) -> list[list[int]]:
     """For every task, all tasks by increasing distance."""
     C = sc.cost
-    return [sorted(range(1, sc.n), key=lambda j, i=i: C[i][j]) for i in range(sc.n)]
+    return [sorted(range(1, sc.n), key=C[i].__getitem__) for i in range(sc.n)]
 
 
 def _ruin(
@@ -536,7 +536,7 @@ def lns(
     if not cur.routes:
         return cur
     cur_bank: list[int] = []
-    cur_cost = cur.cost
+    cur_cost: float = cur.cost
     best = cur.copy()
     anchor, anchor_cost = cur, cur_cost  # last bank-free current solution
     banked_for = 0

@@ -209,7 +209,9 @@ def test_lost_robot_tasks_are_replanned(tiny_campus: Campus, store: Store) -> No
     w.run(w.core.start())
     assert store.get_task("T1").robot_id == "R1"
     w.dead.add("R1")
-    w.run(w.core.on_robot_lost("R1"))
+    lost = w.core.on_robot_lost("R1")
+    assert [rid for rid, _ in lost.cancels] == ["R1"]  # a robot that was only silent stops its old leg
+    w.run(lost)
     w.robots["R2"] = RobotDriverCore(
         DriverConfig("R2", "DOCK", dwell_s=5.0), tiny_campus, clock=w.wall, start_at_s=w.now()
     )
