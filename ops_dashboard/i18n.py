@@ -11,7 +11,7 @@ TEXT: dict[str, dict[str, str]] = {
     "app.title": {"en": "Hospital Operations", "zh": "医院运营中心"},
     "nav.dashboard": {"en": "Operations", "zh": "运营看板"},
     "nav.dispatch": {"en": "Request delivery", "zh": "物流呼叫"},
-    "nav.handover": {"en": "Pharmacy / Lab", "zh": "药房 / 检验"},
+    "nav.handover": {"en": "Hand-over", "zh": "交接"},
     "nav.kiosk": {"en": "Kiosk", "zh": "自助机"},
     "nav.logout": {"en": "Sign out", "zh": "退出"},
     "nav.login": {"en": "Sign in", "zh": "登录"},

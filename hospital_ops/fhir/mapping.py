@@ -478,6 +478,45 @@ def _requester_text(resource: Any) -> str:
 # ---- inbound ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _OrderHeader:
+    """What every order resource carries, checked: its identity, status, intent, priority, patient."""
+
+    status: str
+    intent: str
+    priority: Priority
+    task_id: str
+    #: The OrderIntake fields every outcome shares.
+    base: dict[str, Any]
+
+
+def _order_header(
+    model: Any,
+    tables: MappingTables,
+    rt: str,
+    label: str,
+    statuses: Any,
+    intents: Any,
+    ctx: _Context,
+    known_patient: Callable[[str], str | None] | None,
+) -> _OrderHeader:
+    identifier, _ = _identifier(model.identifier, tables.order_system, rt, label)
+    status = _check_code(model.status, statuses, f"{rt}.status")
+    intent = _check_code(model.intent, intents, f"{rt}.intent")
+    priority = _priority(model.priority, rt, tables)
+    patient_identifier, _mrn = _patient_of(model.subject, ctx, tables, f"{rt}.subject", known_patient)
+    order_id, task_id = order_ids(rt, *identifier)
+    base: dict[str, Any] = {
+        "order_id": order_id,
+        "resource_type": rt,
+        "identifier": identifier,
+        "status": status,
+        "resource": {**to_json(model), "id": order_id},
+        "patient_identifier": patient_identifier,
+    }
+    return _OrderHeader(status, intent, priority, task_id, base)
+
+
 def medication_request_intake(
     model: Any,
     tables: MappingTables,
@@ -490,21 +529,17 @@ def medication_request_intake(
     """A MedicationRequest as an order (and its pharmacy delivery, when it is a new active inpatient order)."""
     rt = "MedicationRequest"
     ctx = _Context(model, bundle)
-    identifier, _ = _identifier(model.identifier, tables.order_system, rt, "a MedicationRequest")
-    status = _check_code(model.status, MEDICATION_REQUEST_STATUSES, f"{rt}.status")
-    intent = _check_code(model.intent, MEDICATION_REQUEST_INTENTS, f"{rt}.intent")
-    priority = _priority(model.priority, rt, tables)
-    patient_identifier, _mrn = _patient_of(model.subject, ctx, tables, f"{rt}.subject", known_patient)
-    order_id, task_id = order_ids(rt, *identifier)
-    resource = {**to_json(model), "id": order_id}
-    base: dict[str, Any] = {
-        "order_id": order_id,
-        "resource_type": rt,
-        "identifier": identifier,
-        "status": status,
-        "resource": resource,
-        "patient_identifier": patient_identifier,
-    }
+    h = _order_header(
+        model,
+        tables,
+        rt,
+        "a MedicationRequest",
+        MEDICATION_REQUEST_STATUSES,
+        MEDICATION_REQUEST_INTENTS,
+        ctx,
+        known_patient,
+    )
+    status, intent, priority, task_id, base = h.status, h.intent, h.priority, h.task_id, h.base
     if status in WITHDRAWN:
         return OrderIntake(**base, note=f"withdrawn ({status})")
     # what is carried, where to
@@ -572,21 +607,10 @@ def service_request_intake(
     """A laboratory ServiceRequest as an order (and its specimen delivery, when new and active)."""
     rt = "ServiceRequest"
     ctx = _Context(model, bundle)
-    identifier, _ = _identifier(model.identifier, tables.order_system, rt, "a ServiceRequest")
-    status = _check_code(model.status, SERVICE_REQUEST_STATUSES, f"{rt}.status")
-    intent = _check_code(model.intent, SERVICE_REQUEST_INTENTS, f"{rt}.intent")
-    priority = _priority(model.priority, rt, tables)
-    patient_identifier, _mrn = _patient_of(model.subject, ctx, tables, f"{rt}.subject", known_patient)
-    order_id, task_id = order_ids(rt, *identifier)
-    resource = {**to_json(model), "id": order_id}
-    base: dict[str, Any] = {
-        "order_id": order_id,
-        "resource_type": rt,
-        "identifier": identifier,
-        "status": status,
-        "resource": resource,
-        "patient_identifier": patient_identifier,
-    }
+    h = _order_header(
+        model, tables, rt, "a ServiceRequest", SERVICE_REQUEST_STATUSES, SERVICE_REQUEST_INTENTS, ctx, known_patient
+    )
+    status, intent, priority, task_id, base = h.status, h.intent, h.priority, h.task_id, h.base
     if status in WITHDRAWN:
         return OrderIntake(**base, note=f"withdrawn ({status})")
     codings = (model.code.coding if model.code is not None else None) or []

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hospital_ops.domain import DeliveryTask, Patient, TaskStatus
 from hospital_ops.store.errors import DuplicateError, InvalidInputError, NotFoundError
-from hospital_ops.store.models import AlertRow, Base, JSONType, PatientRow, StatusHistoryRow, TaskRow
+from hospital_ops.store.models import AlertRow, Base, JSONType, PatientRow, TaskRow
 
 if TYPE_CHECKING:
     from hospital_ops.store.repository import Store
@@ -273,44 +273,6 @@ def apply_intake_retrying(store: Store, items: Sequence[Intake], *, actor: str) 
         return apply_intake(store, items, actor=actor)
 
 
-def _new_task(store: Store, s: Session, task: DeliveryTask, ward: str | None, actor: str, reason: str) -> None:
-    from hospital_ops.store import convert
-
-    now = store._now()
-    if s.get(TaskRow, task.id) is not None:
-        raise DuplicateError(f"task {task.id}: already exists")
-    row = TaskRow(
-        **convert.task_columns(task),
-        ward=ward,
-        status=TaskStatus.REQUESTED.value,
-        robot_id=None,
-        eta_s=None,
-        pin_hash=None,
-        created_at=now,
-        updated_at=now,
-    )
-    store._add(s, row)
-    store._add(
-        s,
-        StatusHistoryRow(
-            task_id=task.id,
-            from_status=None,
-            to_status=TaskStatus.REQUESTED.value,
-            at=now,
-            actor=actor,
-            reason=reason,
-            robot_id=None,
-        ),
-    )
-    store._audit(
-        s,
-        actor,
-        "task.add",
-        f"task:{task.id}",
-        {"priority": task.priority, "pickup": task.pickup, "dropoff": task.dropoff},
-    )
-
-
 def _apply_order(store: Store, s: Session, item: OrderIntake, actor: str) -> IntakeResult:
     system, value = item.identifier
     now = store._now()
@@ -326,7 +288,9 @@ def _apply_order(store: Store, s: Session, item: OrderIntake, actor: str) -> Int
         task_id = None
         note = item.note
         if item.task is not None and not item.cancels:
-            _new_task(store, s, item.task, item.ward, actor, f"{rt} {system}|{value}"[:1000])
+            store._insert_task(
+                s, item.task, ward=item.ward, pin_hash=None, actor=actor, reason=f"{rt} {system}|{value}"[:1000]
+            )
             task_id = item.task.id
         elif item.cancels:
             note = note or f"withdrawn ({item.status}) before any delivery was created"

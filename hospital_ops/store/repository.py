@@ -374,42 +374,52 @@ class Store:
             pin_hash = self._hash_secret(self._check_pin(pin))
         elif pin_hash is not None:
             pin_hash = self._check_pin_hash(pin_hash)
-        now = self._now()
+        reason = convert.text(reason, "reason", empty=True)
         with self._write() as s:
-            existing = s.get(TaskRow, checked.id)
-            if existing is not None:
-                raise DuplicateError(f"task {checked.id}: already exists (status {existing.status})")
-            row = TaskRow(
-                **convert.task_columns(checked),
-                ward=ward,
-                status=TaskStatus.REQUESTED.value,
+            return self._task_record(
+                self._insert_task(s, checked, ward=ward, pin_hash=pin_hash, actor=actor, reason=reason)
+            )
+
+    def _insert_task(
+        self, s: Session, task: DeliveryTask, *, ward: str | None, pin_hash: str | None, actor: str, reason: str
+    ) -> TaskRow:
+        """A new REQUESTED task, its first history row and its audit entry, inside the caller's
+        transaction (``add_task``; a FHIR Bundle adds many in one)."""
+        existing = s.get(TaskRow, task.id)
+        if existing is not None:
+            raise DuplicateError(f"task {task.id}: already exists (status {existing.status})")
+        now = self._now()
+        row = TaskRow(
+            **convert.task_columns(task),
+            ward=ward,
+            status=TaskStatus.REQUESTED.value,
+            robot_id=None,
+            eta_s=None,
+            pin_hash=pin_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        self._add(s, row)
+        self._add(
+            s,
+            StatusHistoryRow(
+                task_id=task.id,
+                from_status=None,
+                to_status=TaskStatus.REQUESTED.value,
+                at=now,
+                actor=actor,
+                reason=reason,
                 robot_id=None,
-                eta_s=None,
-                pin_hash=pin_hash,
-                created_at=now,
-                updated_at=now,
-            )
-            self._add(s, row)
-            self._add(
-                s,
-                StatusHistoryRow(
-                    task_id=checked.id,
-                    from_status=None,
-                    to_status=TaskStatus.REQUESTED.value,
-                    at=now,
-                    actor=actor,
-                    reason=convert.text(reason, "reason", empty=True),
-                    robot_id=None,
-                ),
-            )
-            self._audit(
-                s,
-                actor,
-                "task.add",
-                f"task:{checked.id}",
-                {"priority": checked.priority, "pickup": checked.pickup, "dropoff": checked.dropoff},
-            )
-            return self._task_record(row)
+            ),
+        )
+        self._audit(
+            s,
+            actor,
+            "task.add",
+            f"task:{task.id}",
+            {"priority": task.priority, "pickup": task.pickup, "dropoff": task.dropoff},
+        )
+        return row
 
     def get_task(self, task_id: str) -> TaskRecord:
         """The task, or ``NotFoundError``."""
