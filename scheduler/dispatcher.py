@@ -149,6 +149,9 @@ class Decision:
     alerts: tuple[RecoveryAlert, ...] = ()
     #: The fast path was taken: call :meth:`Dispatcher.replan` when convenient.
     replan_pending: bool = False
+    #: The robots this decision speaks for (``plan`` and ``commitments`` cover only them); None:
+    #: every robot. A zoned dispatcher's event decisions cover one zone (``scheduler.zones``).
+    scope: frozenset[str] | None = None
 
     @property
     def unassigned(self) -> dict[str, str]:
@@ -251,17 +254,24 @@ class Dispatcher:
 
     def load(self, tasks: Iterable[DeliveryTask], at_s: int | None = None) -> Decision:
         """Add many open tasks at once (start-up, recovery from the store) and plan them together."""
+        new = self.check(tasks, at_s)
+        at = max(self._s.now_s, at_s if at_s is not None else self._s.now_s)
+        self._s.tasks.update(new)
+        return self.replan(at)
+
+    def check(self, tasks: Iterable[DeliveryTask], at_s: int | None = None) -> dict[str, DeliveryTask]:
+        """Raise :class:`DispatchError` / :class:`scheduler.PlanningError` if :meth:`load` would
+        refuse ``tasks``; the state is not changed. Returns them by id."""
         s = self._s
         at = max(s.now_s, at_s if at_s is not None else s.now_s)
-        new = {}
+        new: dict[str, DeliveryTask] = {}
         for t in tasks:
             if t.id in s.tasks or t.id in new:
                 raise DispatchError(f"task {t.id}: already open")
             new[t.id] = t
         all_tasks = (*s.tasks.values(), *new.values())
         validate(Problem(all_tasks, tuple(s.robots.values()), at, self.travel, self.docks))
-        s.tasks.update(new)
-        return self.replan(at)
+        return new
 
     # ---- events --------------------------------------------------------------------------------
     def handle(self, event: Event) -> Decision:

@@ -59,6 +59,10 @@ class CountingEnvironment(simpy.Environment):
         super().step()
 
 
+#: How many times a STAT request counts when the twin sizes dispatch zones by expected robot time.
+STAT_ZONE_WEIGHT = 2.0
+
+
 @dataclass(slots=True)
 class TaskRec:
     task: DeliveryTask
@@ -72,6 +76,8 @@ class TaskRec:
     recovered: bool = False
     #: The promised drop-off time (the planner may have been given an earlier one).
     promised_s: float = 0.0
+    #: The robot that picked it up.
+    carrier: str | None = None
 
 
 @dataclass(slots=True)
@@ -219,7 +225,6 @@ class Model:
         self.chargers: dict[str, simpy.Resource] = {}
         #: Robots on their way to each dock to charge.
         self._heading: dict[str, int] = {}
-        self._n_unassigned = 0
         #: Requests filed since the last re-plan (non-STAT ones wait for it).
         self._inbox: list[DeliveryTask] = []
         self._dirty = False
@@ -227,9 +232,12 @@ class Model:
         self._last_replan = -math.inf
         self._last_full = -math.inf
         self._task_seq = 0
-        #: STAT pickups filed so far per location, and the staging points derived from them.
-        self._stat_pickups: Counter[str] = Counter()
-        self._staging_points: dict[str, float] = {}
+        #: Dispatch zones (``scheduler.zones``), when the scenario asks for them.
+        self.zoning: Any = None
+        #: STAT pickups filed so far per dispatch zone ("" without zones) and location, and the
+        #: staging points derived from them.
+        self._stat_pickups: dict[str, Counter[str]] = {}
+        self._staging_points: dict[str, dict[str, float]] = {}
         self._staging_refreshed = -math.inf
         self._planner_seed = int(self.streams["planner_seed"].integers(2**31 - 1))
 
@@ -417,6 +425,7 @@ class Model:
     # ================================================================================ logistics
     def _build_logistics(self) -> None:
         from scheduler.dispatcher import Dispatcher
+        from scheduler.zones import ZonedDispatcher
 
         sc, env, site = self.sc, self.env, self.site
         campus = site.campus
@@ -441,25 +450,72 @@ class Model:
             r.reported_battery = r.battery
             self.robots[r.id] = r
             self.levels["robots_idle"].add(0, 1)
+        self._requests = ward_requests(sc, site, self.streams)
         self.rate_policy = RateLimitedPolicy(self.policy, site.travel_s, sc.fleet.service_s)
-        self.dispatcher = Dispatcher(
-            site.travel,
-            [self._robot_view(r) for r in self.robots.values()],
-            policy=self.rate_policy,
-            now_s=0,
-            docks=site.docks,
-            seed=self._planner_seed,
-            fast_priorities=(Priority.STAT,) if sc.planner.insert_stat_at_once else (),
-        )
+        kwargs: dict[str, Any] = {
+            "policy": self.rate_policy,
+            "now_s": 0,
+            "seed": self._planner_seed,
+            "fast_priorities": (Priority.STAT,) if sc.planner.insert_stat_at_once else (),
+        }
+        zoning = self._plan_zones() if sc.planner.robots_per_zone and n > 0 else None
+        if zoning is not None and len(zoning.zones) > 1:  # one zone is the plain dispatcher
+            self.zoning = zoning
+            for z in self.zoning.zones:  # each zone's robots start at (and return to) its own docks
+                for k, rid in enumerate(z.robots):
+                    r = self.robots[rid]
+                    r.loc = r.home_dock = z.docks[k % len(z.docks)]
+            self.dispatcher: Dispatcher | ZonedDispatcher = ZonedDispatcher.build(
+                self.zoning, site.travel, [self._robot_view(r) for r in self.robots.values()], **kwargs
+            )
+        else:
+            self.dispatcher = Dispatcher(
+                site.travel, [self._robot_view(r) for r in self.robots.values()], docks=site.docks, **kwargs
+            )
         for r in self.robots.values():
             env.process(self._robot(r))
             if sc.faults.robot_mtbf_h is not None:
                 env.process(self._failures(r))
         for outage in sc.faults.lift_outages:
             env.process(self._lift_outage(outage.lift, outage.start_h * 3600.0, outage.duration_h * 3600.0))
-        self._requests = ward_requests(sc, site, self.streams)
         env.process(self._request_source())
         env.process(self._replanner())
+
+    def _plan_zones(self) -> Any:
+        """Dispatch zones sized by the robot time the day's requests will need in each tower (and
+        the ED): trip plus hand-overs per request, STAT requests counted ``STAT_ZONE_WEIGHT`` times
+        (a STAT request needs a robot free nearby, not just robot time)."""
+        from scheduler.zones import ZONED_KINDS, plan_zones
+
+        sc, site = self.sc, self.site
+        campus = site.campus
+        building = {loc.id: loc.building for loc in campus.locations.values()}
+        service = 2 * sc.fleet.service_s
+        work: dict[str, float] = {}
+
+        def add(pickup: str, dropoff: str, priority: Priority, n: float) -> None:
+            zoned = [b for b in (building[pickup], building[dropoff]) if campus.buildings[b].kind in ZONED_KINDS]
+            if zoned:
+                weight = STAT_ZONE_WEIGHT if priority is Priority.STAT else 1.0
+                work[zoned[0]] = work.get(zoned[0], 0.0) + n * weight * (site.travel_s(pickup, dropoff) + service)
+
+        for req in self._requests:
+            add(req.pickup, req.dropoff, req.priority, 1.0)
+        # the ED's requests come from its patients as they reach a bay: their expected number
+        ed = sc.demand.ed
+        arrivals = ed.arrivals_per_day * sc.demand.multiplier * sc.end_s / 86400.0
+        total = sum(ed.acuity_mix)
+        for level, mix in enumerate(ed.acuity_mix, start=1):
+            spot = site.ed_spot.get(level)
+            if spot is None or not site.lab:
+                continue
+            n = arrivals * mix / total
+            lab_p = Priority.STAT if level <= 3 else Priority.URGENT
+            med_p = Priority.STAT if level <= 2 else Priority.URGENT if level == 3 else Priority.ROUTINE
+            add(spot, site.lab, lab_p, n * ed.lab_share[level - 1])
+            add(site.pharmacy, spot, med_p, n * ed.medication_share[level - 1])
+        views = [self._robot_view(r) for r in self.robots.values()]
+        return plan_zones(campus, views, robots_per_zone=sc.planner.robots_per_zone, work=work, docks=site.docks)
 
     def _robot_view(
         self,
@@ -498,13 +554,13 @@ class Model:
 
     def _sync(self, decision: Any) -> None:
         commitments = decision.commitments
-        for r in self.robots.values():
+        scope = decision.scope
+        for r in self.robots.values() if scope is None else (self.robots[rid] for rid in scope):
             c = commitments.get(r.id, ())
             if c != r.commit:
                 r.commit = c
                 if c and r.wake is not None and not r.wake.triggered:
                     r.wake.succeed()
-        self._n_unassigned = len(decision.unassigned)
 
     def _request_source(self) -> Any:
         env = self.env
@@ -533,7 +589,8 @@ class Model:
         )
         self.tasks[task.id] = TaskRec(task, r.source, now, promised_s=max(now, r.deadline_s))
         if r.priority is Priority.STAT:
-            self._stat_pickups[r.pickup] += 1
+            zone = self.zoning.task_zone(task) if self.zoning is not None else ""
+            self._stat_pickups.setdefault(zone, Counter())[r.pickup] += 1
         self.open_ids[task.id] = None
         self.levels["backlog_tasks"].add(now, 1)
         if r.priority is Priority.STAT and self.sc.planner.insert_stat_at_once:
@@ -632,6 +689,7 @@ class Model:
             if stop.kind is StopKind.PICKUP:
                 rec.state = "onboard"
                 rec.picked_s = env.now
+                rec.carrier = r.id
                 r.on_board.append(tid)
                 if sum(self.tasks[t].task.units for t in r.on_board) > fleet.capacity_units:
                     self.counts["capacity_violations"] += 1
@@ -650,26 +708,30 @@ class Model:
     def _staging_target(self, r: RobotSim) -> str | None:
         """Where the idle robot ``r`` should wait (``scheduler.staging``): one point per building,
         the medoid of its STAT pickup places so far, weighted by its STAT pickups so far (refreshed
-        hourly; no staging before the first STAT request)."""
+        hourly; no staging before the first STAT request). With dispatch zones, a robot stages
+        among its zone's robots, at its zone's STAT pickups."""
         from scheduler.staging import staging_targets
 
         now = self.env.now
         if now - self._staging_refreshed >= 3600.0:
             self._staging_refreshed = now
-            self._staging_points = self._staging_points_now()
-        if not self._staging_points:
+            self._staging_points = {z: self._staging_points_now(c) for z, c in self._stat_pickups.items()}
+        zone = self.zoning.robot_zone(r.id) if self.zoning is not None else ""
+        points = self._staging_points.get(zone)
+        if not points:
             return None
+        mates = self.robots.values() if self.zoning is None else (self.robots[x] for x in self.zoning.zone(zone).robots)
         idle = {
             x.id: x.stage_to or x.loc
-            for x in self.robots.values()
+            for x in mates
             if x is r or (x.state == "idle" and not x.commit and not x.on_board and x.fault_pending is None)
         }
-        return staging_targets(idle, self._staging_points, self.site.travel_s)[r.id]
+        return staging_targets(idle, points, self.site.travel_s)[r.id]
 
-    def _staging_points_now(self) -> dict[str, float]:
+    def _staging_points_now(self, stat_pickups: Counter[str]) -> dict[str, float]:
         locations = self.site.campus.locations
         by_building: dict[str, Counter[str]] = {}
-        for loc, n in self._stat_pickups.items():
+        for loc, n in stat_pickups.items():
             by_building.setdefault(locations[loc].building, Counter())[loc] += n
         points: dict[str, float] = {}
         for counts in by_building.values():

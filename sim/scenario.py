@@ -380,6 +380,10 @@ class Planner(_Strict):
     #: before the promise (all priorities), on top of the scheduler's own per-priority margins
     #: (``params: {deadline_margin: …}``); KPIs still use the promise.
     deadline_margin_s: Annotated[int, Field(ge=0)] = 0
+    #: Dispatch zones (``scheduler.zones``): the fleet is split into tower groups of about this
+    #: many robots, each group with its own dispatcher, so that the work per event stays bounded
+    #: as the campus grows (one zone up to 29 robots); 0 = one dispatcher for the whole fleet.
+    robots_per_zone: Annotated[int, Field(ge=0)] = 20
     #: Parameters handed to the scheduler (its own names, validated by it). The search stops on a
     #: solution count so a run is reproducible; the time limit is only a safety net.
     params: dict[str, Any] = {"solution_limit": 2, "time_limit_s": 10.0}

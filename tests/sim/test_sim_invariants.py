@@ -58,8 +58,8 @@ def test_idle_robots_are_staged_where_stat_pickups_start(tiny: Scenario) -> None
     assert r_on.kpis["staging_moves_per_day"] > 0 and r_off.kpis["staging_moves_per_day"] == 0
     assert r_on.kpis["requests_per_day"] == r_off.kpis["requests_per_day"]
     assert r_on.kpis["battery_empty_per_day"] == 0 == r_off.kpis["battery_empty_per_day"]
-    points = set(on._staging_points)
-    assert points and points <= set(on._stat_pickups)
+    points = {p for zone in on._staging_points.values() for p in zone}
+    assert points and points <= {p for zone in on._stat_pickups.values() for p in zone}
     idle = [x for x in on.robots.values() if x.state == "idle" and not x.commit and x.stage_to is None]
     assert idle and all(on.dispatcher.robots[x.id].location == x.loc for x in idle)
 
@@ -158,3 +158,19 @@ def test_invariants_under_extreme_settings(tiny: Scenario, changes: dict) -> Non
     _check_invariants(r.kpis)
     for name, series in r.series.items():
         assert all(v >= -1e-9 for v in series), name
+
+
+def test_dispatch_zones_keep_each_task_on_its_zones_robots(tiny: Scenario) -> None:
+    """With the fleet split into dispatch zones, the demand is the same, every task is carried by a
+    robot of its own zone, robots start at their zone's docks, and staging stays in the zone."""
+    zoned = tiny.replace(**{"planner.robots_per_zone": 5})
+    m = Model(zoned, 0)
+    r = m.run()
+    base = Model(tiny.replace(**{"planner.robots_per_zone": 0}), 0).run()
+    assert m.zoning is not None and len(m.zoning.zones) >= 2
+    assert r.kpis["requests_per_day"] == base.kpis["requests_per_day"]
+    carried = [rec for rec in m.tasks.values() if rec.carrier is not None]
+    assert carried and all(m.zoning.robot_zone(rec.carrier) == m.zoning.task_zone(rec.task) for rec in carried)
+    for zone in m.zoning.zones:
+        assert all(m.robots[rid].home_dock in zone.docks for rid in zone.robots)
+    assert r.kpis["capacity_violations"] == 0 and r.kpis["stat_on_time_pct"] > 50
