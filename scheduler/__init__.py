@@ -24,6 +24,7 @@ from scheduler.policy import DispatchPolicy, GreedyPolicy, OrToolsPolicy
 from scheduler.problem import PlanningError, Problem
 from scheduler.staging import staging_targets
 from scheduler.travel import MatrixTravel
+from scheduler.zones import ZonedDispatcher, Zoning, plan_zones
 
 __all__ = [
     "DispatchError",
@@ -43,12 +44,15 @@ __all__ = [
     "TaskCancelled",
     "TaskDelivered",
     "TaskPickedUp",
+    "ZonedDispatcher",
+    "Zoning",
     "charge_report",
     "check_plan",
     "delivery_metrics",
     "plan",
     "plan_greedy",
     "plan_metrics",
+    "plan_zones",
     "quick_plan",
     "staging_targets",
 ]

@@ -107,20 +107,27 @@ class Zoning:
         """The zone of the building ``location`` is in, or None for a shared building."""
         return self._building_zone.get(self.building_of.get(location, ""))
 
-    def task_zone(self, task: DeliveryTask) -> str:
-        """The zone that plans ``task`` (see the module doc)."""
+    def task_zone(self, task: DeliveryTask, members: Mapping[str, Iterable[str]] | None = None) -> str:
+        """The zone that plans ``task`` (see the module doc); ``members``: each zone's robots, if
+        not the ones planned here."""
+        crews = members if members is not None else {z.id: z.robots for z in self.zones}
         home = self.place_zone(task.pickup) or self.place_zone(task.dropoff)
         if home is None:
-            home = max(self.zones, key=lambda z: (len(z.robots), -self._order[z.id])).id
+            home = max(self.zones, key=lambda z: (len(tuple(crews[z.id])), -self._order[z.id])).id
         need = task.handling.required_capabilities()
-        if self._can_carry(home, need):
+        if self.can_carry(crews[home], need):
             return home
-        i = self._order[home]
-        by_distance = sorted(self.zones, key=lambda z: (abs(self._order[z.id] - i), self._order[z.id]))
-        return next((z.id for z in by_distance if self._can_carry(z.id, need)), home)
+        return next((z for z in self.nearest_first(home) if self.can_carry(crews[z], need)), home)
 
-    def _can_carry(self, zone_id: str, need: frozenset[Capability]) -> bool:
-        return any(need <= self.robot_caps.get(r, frozenset()) for r in self.zone(zone_id).robots)
+    def nearest_first(self, zone_id: str) -> list[str]:
+        """The other zones, nearest along the street first."""
+        i = self._order[zone_id]
+        others = [z.id for z in self.zones if z.id != zone_id]
+        return sorted(others, key=lambda z: (abs(self._order[z] - i), self._order[z]))
+
+    def can_carry(self, robots: Iterable[str], need: frozenset[Capability]) -> bool:
+        """Can one of ``robots`` carry a task needing ``need``?"""
+        return any(need <= self.robot_caps.get(r, frozenset()) for r in robots)
 
 
 def split_street(weights: Sequence[float], parts: int) -> list[int]:
@@ -264,6 +271,7 @@ class ZonedDispatcher:
             if known != set(z.robots):
                 raise DispatchError(f"zone {z.id}: its dispatcher has robots {sorted(known)}, not {list(z.robots)}")
         self._scope = {z.id: frozenset(z.robots) for z in zoning.zones}
+        self._robot_zone = {r: z.id for z in zoning.zones for r in z.robots}
         self._task_zone: dict[str, str] = {}
 
     @classmethod
@@ -312,7 +320,23 @@ class ZonedDispatcher:
         return {k: v for d in self._zones.values() for k, v in d.commitments.items()}
 
     def task_zone(self, task_id: str) -> str | None:
+        """The zone planning the open task ``task_id`` (None if it is not open)."""
         return self._task_zone.get(task_id)
+
+    def zone_for(self, task: DeliveryTask) -> str:
+        """The zone a new ``task`` goes to."""
+        return self.zoning.task_zone(task, self._scope)
+
+    def robot_zone(self, robot_id: str) -> str:
+        """The zone the robot works in."""
+        try:
+            return self._robot_zone[robot_id]
+        except KeyError:
+            raise DispatchError(f"robot {robot_id}: in no dispatch zone") from None
+
+    def members(self, zone_id: str) -> frozenset[str]:
+        """The zone's robots."""
+        return self._scope[zone_id]
 
     # ---- events --------------------------------------------------------------------------------
     def handle(self, event: Event) -> Decision:
@@ -321,19 +345,19 @@ class ZonedDispatcher:
             case TaskAdded(task=task):
                 if task.id in self._task_zone:
                     raise DispatchError(f"task {task.id}: already open")
-                zone = self.zoning.task_zone(task)
+                zone = self.zone_for(task)
             case TaskCancelled(task_id=tid) | TaskPickedUp(task_id=tid) | TaskDelivered(task_id=tid):
                 zone = self._open_zone(tid)
             case RobotFault(robot_id=rid) | RobotLost(robot_id=rid):
-                zone = self.zoning.robot_zone(rid)
+                zone = self.robot_zone(rid)
             case RobotAvailable(robot=robot) | RobotStateUpdate(robot=robot):
-                zone = self.zoning.robot_zone(robot.id)
+                zone = self.robot_zone(robot.id)
             case _:
                 raise DispatchError(f"unknown event {event!r}")
-        if isinstance(event, TaskPickedUp | TaskDelivered) and self.zoning.robot_zone(event.robot_id) != zone:
+        if isinstance(event, TaskPickedUp | TaskDelivered) and self.robot_zone(event.robot_id) != zone:
             raise DispatchError(
                 f"task {event.task_id}: robot {event.robot_id} is in zone "
-                f"{self.zoning.robot_zone(event.robot_id)}, the task in zone {zone}"
+                f"{self.robot_zone(event.robot_id)}, the task in zone {zone}"
             )
         decision = self._zones[zone].handle(event)
         self._after(event, zone, decision)
@@ -347,7 +371,7 @@ class ZonedDispatcher:
             if t.id in self._task_zone or t.id in seen:
                 raise DispatchError(f"task {t.id}: already open")
             seen.add(t.id)
-            groups[self.zoning.task_zone(t)].append(t)
+            groups[self.zone_for(t)].append(t)
         at = at_s if at_s is not None else self.now_s
         for z, batch in groups.items():  # every batch checked before any zone takes its own
             if batch:

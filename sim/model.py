@@ -76,8 +76,11 @@ class TaskRec:
     recovered: bool = False
     #: The promised drop-off time (the planner may have been given an earlier one).
     promised_s: float = 0.0
-    #: The robot that picked it up.
+    #: The robot that picked it up, and the dispatch zone it was in then.
     carrier: str | None = None
+    carrier_zone: str | None = None
+    #: The dispatch zone that planned it ("" without zones).
+    zone: str = ""
 
 
 @dataclass(slots=True)
@@ -232,8 +235,10 @@ class Model:
         self._last_replan = -math.inf
         self._last_full = -math.inf
         self._task_seq = 0
-        #: Dispatch zones (``scheduler.zones``), when the scenario asks for them.
+        #: Dispatch zones (``scheduler.zones``), when the scenario asks for them, and the zoned
+        #: dispatcher.
         self.zoning: Any = None
+        self.zoned: Any = None
         #: STAT pickups filed so far per dispatch zone ("" without zones) and location, and the
         #: staging points derived from them.
         self._stat_pickups: dict[str, Counter[str]] = {}
@@ -465,9 +470,10 @@ class Model:
                 for k, rid in enumerate(z.robots):
                     r = self.robots[rid]
                     r.loc = r.home_dock = z.docks[k % len(z.docks)]
-            self.dispatcher: Dispatcher | ZonedDispatcher = ZonedDispatcher.build(
+            self.zoned = ZonedDispatcher.build(
                 self.zoning, site.travel, [self._robot_view(r) for r in self.robots.values()], **kwargs
             )
+            self.dispatcher: Dispatcher | ZonedDispatcher = self.zoned
         else:
             self.dispatcher = Dispatcher(
                 site.travel, [self._robot_view(r) for r in self.robots.values()], docks=site.docks, **kwargs
@@ -587,10 +593,11 @@ class Model:
             requester=r.source,
             service_s=self.sc.fleet.service_s,
         )
-        self.tasks[task.id] = TaskRec(task, r.source, now, promised_s=max(now, r.deadline_s))
+        zone = self.zoned.zone_for(task) if self.zoned is not None else ""
+        self.tasks[task.id] = TaskRec(task, r.source, now, promised_s=max(now, r.deadline_s), zone=zone)
         if r.priority is Priority.STAT:
-            zone = self.zoning.task_zone(task) if self.zoning is not None else ""
             self._stat_pickups.setdefault(zone, Counter())[r.pickup] += 1
+
         self.open_ids[task.id] = None
         self.levels["backlog_tasks"].add(now, 1)
         if r.priority is Priority.STAT and self.sc.planner.insert_stat_at_once:
@@ -690,6 +697,8 @@ class Model:
                 rec.state = "onboard"
                 rec.picked_s = env.now
                 rec.carrier = r.id
+                if self.zoned is not None:
+                    rec.carrier_zone = self.zoned.robot_zone(r.id)
                 r.on_board.append(tid)
                 if sum(self.tasks[t].task.units for t in r.on_board) > fleet.capacity_units:
                     self.counts["capacity_violations"] += 1
@@ -716,11 +725,11 @@ class Model:
         if now - self._staging_refreshed >= 3600.0:
             self._staging_refreshed = now
             self._staging_points = {z: self._staging_points_now(c) for z, c in self._stat_pickups.items()}
-        zone = self.zoning.robot_zone(r.id) if self.zoning is not None else ""
+        zone = self.zoned.robot_zone(r.id) if self.zoned is not None else ""
         points = self._staging_points.get(zone)
         if not points:
             return None
-        mates = self.robots.values() if self.zoning is None else (self.robots[x] for x in self.zoning.zone(zone).robots)
+        mates = self.robots.values() if self.zoned is None else (self.robots[x] for x in self.zoned.members(zone))
         idle = {
             x.id: x.stage_to or x.loc
             for x in mates

@@ -162,7 +162,7 @@ def test_invariants_under_extreme_settings(tiny: Scenario, changes: dict) -> Non
 
 def test_dispatch_zones_keep_each_task_on_its_zones_robots(tiny: Scenario) -> None:
     """With the fleet split into dispatch zones, the demand is the same, every task is carried by a
-    robot of its own zone, robots start at their zone's docks, and staging stays in the zone."""
+    robot of its own zone, each robot is in exactly one zone, and its home dock is in its zone."""
     zoned = tiny.replace(**{"planner.robots_per_zone": 5})
     m = Model(zoned, 0)
     r = m.run()
@@ -170,7 +170,8 @@ def test_dispatch_zones_keep_each_task_on_its_zones_robots(tiny: Scenario) -> No
     assert m.zoning is not None and len(m.zoning.zones) >= 2
     assert r.kpis["requests_per_day"] == base.kpis["requests_per_day"]
     carried = [rec for rec in m.tasks.values() if rec.carrier is not None]
-    assert carried and all(m.zoning.robot_zone(rec.carrier) == m.zoning.task_zone(rec.task) for rec in carried)
+    assert carried and all(rec.carrier_zone == rec.zone for rec in carried)
     for zone in m.zoning.zones:
-        assert all(m.robots[rid].home_dock in zone.docks for rid in zone.robots)
+        assert all(m.robots[rid].home_dock in zone.docks for rid in m.zoned.members(zone.id))
+    assert sorted(r for z in m.zoning.ids for r in m.zoned.members(z)) == sorted(m.robots)
     assert r.kpis["capacity_violations"] == 0 and r.kpis["stat_on_time_pct"] > 50
