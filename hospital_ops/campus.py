@@ -180,6 +180,9 @@ class Campus:
     links: list[Link]
     source: str = "<memory>"
     fingerprint: str = ""
+    #: The hospital's IANA time zone from the file's optional ``timezone`` (None: not stated); the
+    #: setting ``HOSPITAL_OPS_TIMEZONE`` overrides it (``hospital_ops.config.hospital_zone``).
+    timezone: str | None = None
     _graph: _Graph | None = field(default=None, repr=False)
     _weights: dict[float, csr_matrix] = field(default_factory=dict, repr=False)
     _matrix_cache: OrderedDict[tuple[tuple[str, ...], float], TravelMatrix] = field(
@@ -406,10 +409,19 @@ def parse_campus(data: Any, source: str = "<memory>") -> Campus:
             raise CampusError(f"{source}: missing top-level section '{key}'")
         if not isinstance(data[key], list):
             raise CampusError(f"{source}: '{key}' must be a list")
-    known_top = {*_REQUIRED_TOP, "links", "name", "name_zh", "units"}
+    known_top = {*_REQUIRED_TOP, "links", "name", "name_zh", "units", "timezone"}
     for key in data:
         if key not in known_top:
             raise CampusError(f"{source}: unknown top-level section '{key}' (expected one of {sorted(known_top)})")
+
+    timezone = data.get("timezone")
+    if timezone is not None:
+        from hospital_ops.config import zone_info
+
+        try:
+            timezone = zone_info(timezone, setting="'timezone'").key
+        except ValueError as exc:
+            raise CampusError(f"{source}: {exc}") from None
 
     buildings: dict[str, Building] = {}
     lift_ids: set[str] = set()
@@ -585,6 +597,7 @@ def parse_campus(data: Any, source: str = "<memory>") -> Campus:
         links=links,
         source=source,
         fingerprint=hashlib.sha256(raw).hexdigest()[:16],
+        timezone=timezone,
     )
     _check_reachable(campus)
     return campus

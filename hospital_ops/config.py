@@ -3,7 +3,7 @@
 Every variable is prefixed ``HOSPITAL_OPS_`` (``HOSPITAL_OPS_DATA_DIR``, ``HOSPITAL_OPS_TIME_SCALE``,
 ...). The database URL is also read unprefixed as ``DATABASE_URL``; when both are set the prefixed
 one wins. Secrets (``HOSPITAL_OPS_SECRET_KEY``, ``HOSPITAL_OPS_BIOMETRIC_KEY``,
-``HOSPITAL_OPS_ID_HASH_KEY``, ``HOSPITAL_OPS_QR_TOKEN_KEY``) have no default in code: read them with :func:`require_secret`, which
+``HOSPITAL_OPS_ID_HASH_KEY``, ``HOSPITAL_OPS_QR_TOKEN_KEY``, ``HOSPITAL_OPS_VISIT_KEY``) have no default in code: read them with :func:`require_secret`, which
 says which variable to set and how to generate a value when one is missing. For a single machine,
 :func:`load_or_create_secrets` creates ``<data dir>/secrets.env`` (mode 0600) on first start and
 :meth:`Settings.load` with ``create_secrets=True`` fills missing secrets from it (the environment
@@ -22,6 +22,7 @@ import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,7 @@ SECRET_FIELDS: Final[dict[str, str]] = {
     "biometric_key": "encrypts face templates at rest (AES-256-GCM key: 32 bytes, base64)",
     "id_hash_key": "keys the hash of national id numbers",
     "qr_token_key": "signs the check-in QR codes (shared with the hospital app's backend)",
+    "visit_key": "encrypts kiosk visits in progress at rest (AES-256-GCM key: 32 bytes, base64)",
 }
 #: Shortest secret accepted, in characters (a generated one has 44).
 MIN_SECRET_CHARS: Final = 32
@@ -82,6 +84,10 @@ class Settings(BaseSettings):
     biometric_key: SecretStr | None = None
     id_hash_key: SecretStr | None = None
     qr_token_key: SecretStr | None = None
+    visit_key: SecretStr | None = None
+    #: The hospital's IANA time zone ("Asia/Shanghai"): what "today" means at the kiosks. None = the
+    #: campus file's ``timezone``, else UTC (see :func:`hospital_zone`).
+    timezone: str | None = None
 
     @field_validator("time_scale")
     @classmethod
@@ -112,6 +118,14 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(levels)}, got {v!r}")
         return v.upper()
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        zone_info(v.strip(), setting=env_var("timezone"))
+        return v.strip()
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -139,6 +153,27 @@ class Settings(BaseSettings):
         stored = load_or_create_secrets(settings.data_dir)
         update = {name: SecretStr(value) for name, value in stored.items() if getattr(settings, name) is None}
         return settings.model_copy(update=update)
+
+
+def zone_info(name: str, *, setting: str = "timezone") -> ZoneInfo:
+    """The IANA time zone ``name``, or ``ValueError`` naming ``setting`` and the reason."""
+    hint = "expected an IANA time zone name such as Asia/Shanghai or UTC"
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{setting}: {hint}, got {name!r}")
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{setting}: unknown time zone {name!r}; {hint}") from None
+
+
+def hospital_zone(settings: Settings, campus_timezone: str | None = None) -> ZoneInfo:
+    """What "today" means at the hospital: ``HOSPITAL_OPS_TIMEZONE``, else the campus file's
+    ``timezone``, else UTC."""
+    if settings.timezone:
+        return zone_info(settings.timezone, setting=env_var("timezone"))
+    if campus_timezone:
+        return zone_info(campus_timezone, setting="campus timezone")
+    return ZoneInfo("UTC")
 
 
 def normalize_database_url(url: str) -> str:

@@ -22,10 +22,9 @@ from hospital_ops.domain import (
     Priority,
     RobotMode,
     TaskKind,
-    TaskStatus,
 )
 from hospital_ops.store import Store
-from hospital_ops.store.records import Alert, RobotRecord, TaskRecord
+from hospital_ops.store.records import Alert, RobotRecord, TaskRecord, TriageRecord
 
 
 class FieldError(ValueError):
@@ -242,18 +241,17 @@ def start_of_day_s(now_s: int) -> int:
 
 
 def kpis(ctx: OpsContext) -> dict[str, Any]:
-    """The dashboard's tiles, computed from the store and the live fleet view."""
+    """The dashboard's tiles, computed from the store and the live fleet view.
+
+    Every count is an aggregate query (the database counts; see ``hospital_ops.store.aggregates``):
+    a tick reads a few numbers and at most 100 overdue tasks and red-flag triage results, not
+    the task history. ``tests/dashboard/kpi_reference.py`` keeps the row-by-row definition the
+    tests compare it with.
+    """
     now = ctx.now_s()
     day0 = start_of_day_s(now)
-    open_tasks = ctx.store.open_tasks()
-    by_prio = Counter(r.task.priority.value for r in open_tasks)
-    late_open = [r.id for r in open_tasks if (r.eta_s or now) > r.task.deadline_s]
-    done_today = [
-        r
-        for r in ctx.store.list_tasks(status=TaskStatus.DELIVERED, priority=Priority.STAT)
-        if r.updated_at.timestamp() >= day0
-    ]
-    on_time = sum(1 for r in done_today if r.updated_at.timestamp() <= r.task.deadline_s)
+    open_counts = ctx.store.open_task_counts(now_s=now)
+    stat_today = ctx.store.delivery_counts(since=_utc(day0), priority=Priority.STAT)
     robots = ctx.store.list_robots()
     mode_of = {r.id: r.robot.mode.value for r in robots}
     for rid, state in ctx.fleet.items():  # the bridge's live view wins, and counts robots not yet stored
@@ -263,31 +261,43 @@ def kpis(ctx: OpsContext) -> dict[str, Any]:
             mode_of.setdefault(rid, RobotMode.IDLE.value)
     modes = Counter(mode_of.values())
     lift_queue = sum(int(v.get("queue", 0)) for v in ctx.lifts.values())
-    since = max(day0, now - 4 * 3600)
-    triage = [t for t in ctx.store.triage_results(limit=2000) if t.at.timestamp() >= since]
-    ed_levels = Counter(int(t.result.level) for t in triage)
+    since = _utc(max(day0, now - 4 * 3600))
+    ed_levels = ctx.store.triage_level_counts(since=since, newest=TRIAGE_WINDOW_ROWS)
+    overdue = ctx.store.overdue_open_tasks(now_s=now, limit=ATTENTION_MAX)
+    red_flags = ctx.store.red_flag_triage(since=since, limit=ATTENTION_MAX, newest=TRIAGE_WINDOW_ROWS)
     return {
         "at_s": now,
-        "open_tasks": {p.value: by_prio.get(p.value, 0) for p in Priority} | {"total": len(open_tasks)},
-        "late_tasks": len(late_open),
+        "open_tasks": dict(open_counts.by_priority) | {"total": open_counts.total},
+        "late_tasks": open_counts.late,
         "stat_on_time_today": {
-            "delivered": len(done_today),
-            "on_time": on_time,
-            "pct": round(100.0 * on_time / len(done_today), 1) if done_today else None,
+            "delivered": stat_today.delivered,
+            "on_time": stat_today.on_time,
+            "pct": round(100.0 * stat_today.on_time / stat_today.delivered, 1) if stat_today.delivered else None,
         },
         "robots": {m.value: modes.get(m.value, 0) for m in RobotMode} | {"total": len(mode_of)},
         "lift_queue": lift_queue,
         "lift_queues": {lid: int(v.get("queue", 0)) for lid, v in sorted(ctx.lifts.items())},
         "ed_queue_by_level": {str(level): ed_levels.get(level, 0) for level in range(1, 6)},
         "kiosk": kiosk_waits(ctx, now),
-        "alerts_open": len(ctx.store.list_alerts(open_only=True)),
+        "alerts_open": ctx.store.open_alert_count(),
         "today": cached(ctx, "today", DAY_SERIES_CACHE_S, lambda: day_series(ctx, now)),
-        "attention": attention(ctx, now, open_tasks, triage),
+        "attention": attention(ctx, now, overdue, red_flags, robots),
     }
 
 
 #: The day's hourly charts change slowly; the tiles are recomputed every second.
 DAY_SERIES_CACHE_S = 10.0
+#: Longest attention list (overdue tasks, robots in fault, red-flag patients together).
+ATTENTION_MAX = 100
+#: The ED tile and the red flags look at the newest 2,000 triage results (by id) within their
+#: 4-hour window, the kiosk tile takes a check-in as triaged by any of the newest 4,000: bounds
+#: by primary key that keep a tick's cost flat however long the history.
+TRIAGE_WINDOW_ROWS = 2_000
+KIOSK_TRIAGE_ROWS = 4_000
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def cached(ctx: OpsContext, key: str, ttl_s: float, compute: Callable[[], Any]) -> Any:
@@ -302,45 +312,48 @@ def cached(ctx: OpsContext, key: str, ttl_s: float, compute: Callable[[], Any]) 
 
 def kiosk_waits(ctx: OpsContext, now: int) -> dict[str, Any]:
     """Patients checked in at a kiosk in the last 4 hours who have no triage result yet."""
-    recent = [c for c in ctx.store.check_ins(limit=2000) if now - 4 * 3600 <= c.at_s <= now]
-    if not recent:
-        return {"waiting": 0, "mean_s": None, "max_s": None, "checked_in": 0}
-    triaged = {t.check_in_id for t in ctx.store.triage_results(limit=4000) if t.check_in_id}
-    waits = [now - c.at_s for c in recent if c.id not in triaged]
+    stats = ctx.store.kiosk_wait_stats(since_s=now - 4 * 3600, until_s=now, triage_newest=KIOSK_TRIAGE_ROWS)
     return {
-        "waiting": len(waits),
-        "mean_s": round(sum(waits) / len(waits)) if waits else None,
-        "max_s": max(waits) if waits else None,
-        "checked_in": len(recent),
+        "waiting": stats.waiting,
+        "mean_s": round(stats.total_wait_s / stats.waiting)
+        if stats.waiting and stats.total_wait_s is not None
+        else None,
+        "max_s": stats.max_wait_s if stats.waiting else None,
+        "checked_in": stats.checked_in,
     }
 
 
 def day_series(ctx: OpsContext, now: int) -> dict[str, Any]:
-    """Today's charts: requests per hour by priority, deliveries and on-time deliveries per hour."""
+    """Today's charts: requests per hour by priority, deliveries and on-time deliveries per hour
+    (on time: delivered in a whole second at or before the deadline)."""
     day0 = start_of_day_s(now)
     hours = max(1, min(24, (now - day0) // 3600 + 1))
     requested = {p.value: [0] * hours for p in Priority}
     delivered = [0] * hours
     on_time = [0] * hours
-    since = datetime.fromtimestamp(day0, UTC)
-    for r in ctx.store.tasks_changed_since(since, limit=20_000):
-        created = int(r.created_at.timestamp())
-        if day0 <= created <= now:
-            requested[r.task.priority.value][min(hours - 1, (created - day0) // 3600)] += 1
-        if r.status is TaskStatus.DELIVERED:
-            done = int(r.updated_at.timestamp())
-            if day0 <= done <= now:
-                h = min(hours - 1, (done - day0) // 3600)
-                delivered[h] += 1
-                on_time[h] += int(done <= r.task.deadline_s)
+    counts = ctx.store.hourly_task_counts(day0_s=day0, now_s=now)
+    for (priority, hour), n in counts.requested.items():
+        requested[priority][min(hours - 1, hour)] += n
+    for hour, n in counts.delivered.items():
+        delivered[min(hours - 1, hour)] += n
+        on_time[min(hours - 1, hour)] += counts.on_time.get(hour, 0)
     return {"day0_s": day0, "requested": requested, "delivered": delivered, "on_time": on_time}
 
 
-def attention(ctx: OpsContext, now: int, open_tasks: list[TaskRecord], triage: list[Any]) -> list[dict[str, Any]]:
+def attention(
+    ctx: OpsContext,
+    now: int,
+    overdue: list[TaskRecord],
+    red_flags: list[TriageRecord],
+    robots: list[RobotRecord] | None = None,
+) -> list[dict[str, Any]]:
     """What needs a person now, longest-waiting first: tasks later than promised, robots in fault,
-    red-flag patients. Each item: kind, subject, message, since_s (when it started)."""
+    red-flag patients. Each item: kind, subject, message, since_s (when it started).
+
+    ``overdue``: ``Store.overdue_open_tasks`` (open tasks, filtered again here); ``red_flags``:
+    ``Store.red_flag_triage``; ``robots``: the stored robots (read here when not given)."""
     items: list[dict[str, Any]] = []
-    for r in open_tasks:
+    for r in overdue:
         promised = r.eta_s if r.eta_s is not None else r.task.deadline_s
         due = min(promised, r.task.deadline_s)
         if now > due or (r.eta_s is not None and r.eta_s > r.task.deadline_s):
@@ -354,7 +367,7 @@ def attention(ctx: OpsContext, now: int, open_tasks: list[TaskRecord], triage: l
                     "since_s": min(due, now),
                 }
             )
-    stored = {r.id: r for r in ctx.store.list_robots()}
+    stored = {r.id: r for r in (ctx.store.list_robots() if robots is None else robots)}
     for rid in sorted(set(stored) | set(ctx.fleet)):
         state = ctx.fleet.get(rid, {})
         mode = state.get("mode") or (stored[rid].robot.mode.value if rid in stored else "")
@@ -372,7 +385,7 @@ def attention(ctx: OpsContext, now: int, open_tasks: list[TaskRecord], triage: l
                     "since_s": int(since),
                 }
             )
-    for t in triage:
+    for t in red_flags:
         if t.result.escalate or int(t.result.level) <= 2:
             items.append(
                 {
@@ -385,4 +398,4 @@ def attention(ctx: OpsContext, now: int, open_tasks: list[TaskRecord], triage: l
                 }
             )
     items.sort(key=lambda i: i["since_s"])
-    return items[:100]
+    return items[:ATTENTION_MAX]

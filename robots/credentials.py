@@ -5,6 +5,11 @@ band and keeps only :func:`hash_pin`'s result; the hash travels with the task to
 checks PINs typed on its screen with :func:`verify_pin`. A 4–8 digit PIN has little entropy, so
 the hash only keeps it out of logs and messages; the real protection is the robot's lock-out after
 three wrong attempts.
+
+Badges given with a task (SubmitTask) are kept the same way: the store keeps an argon2 hash of
+each badge id per task end, the scheduler sends those hashes with the leg, and the robot checks a
+badge held to its reader against them with :func:`badge_matches` (a clear entry such as a
+station credential, ``hospital_ops.domain.station_badge``, is compared as it is).
 """
 
 from __future__ import annotations
@@ -57,3 +62,24 @@ def verify_pin(pin: str, pin_hash: str) -> bool:
         return _VERIFIER.verify(pin_hash, pin)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def badge_matches(badge: str, allowed: frozenset[str] | set[str]) -> bool:
+    """Does ``badge`` open a drawer whose badge credentials are ``allowed``?
+
+    An entry that is an argon2 hash (what the store keeps for a task's badges) matches only a
+    badge that verifies against it, never the hash string itself; any other entry (a station
+    credential) matches by equality.
+    """
+    if not badge or not isinstance(badge, str):
+        return False
+    for entry in allowed:
+        if entry.startswith("$argon2"):
+            try:
+                if _VERIFIER.verify(entry, badge):
+                    return True
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                continue
+        elif entry == badge:
+            return True
+    return False

@@ -26,7 +26,7 @@ from enum import IntEnum, StrEnum
 from hospital_ops.campus import Campus, CampusError, Lift, LocationKind
 from hospital_ops.domain import CustodyEvent, CustodyKind, Robot, RobotMode, StopKind
 from robots.alerts import Alert, AlertCode, Severity
-from robots.credentials import is_pin_hash, verify_pin
+from robots.credentials import badge_matches, is_pin_hash, verify_pin
 from robots.lifts import LiftCall, LiftClient, LiftOp, LiftReply, LiftStatus, always_grant
 
 
@@ -449,7 +449,7 @@ class RobotDriverCore:
         who = actor or badge
         # the stop's own credentials (the receiver's at a drop-off) or else those given at the pickup
         pin_hash, badges = stop.pin_hash or d.pin_hash, stop.badges or d.badges
-        ok = verify_pin(pin, pin_hash) if method == "pin" else badge in badges
+        ok = verify_pin(pin, pin_hash) if method == "pin" else badge_matches(badge, badges)
         if not ok:
             d.failed_attempts += 1
             left = self.config.max_pin_attempts - d.failed_attempts

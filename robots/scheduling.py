@@ -16,6 +16,17 @@ is driving and *adopts* it: the robot is planned as if the leg were done (at its
 pickups on board, its drop-offs delivered) and gets nothing new until the leg ends; if the leg
 ended otherwise than planned (a failed hand-over...) the dispatcher is rebuilt from the store.
 
+Revoked legs. A leg cancelled because its robot was declared lost (or because another robot
+took custody of one of its tasks) is *revoked*: it leaves the plan at once, is never adopted, and
+the robot counts as busy until a state report newer than the revocation shows it off that leg (or
+its result comes). A cancel is a single goal request that can be lost while the robot is
+unreachable, so it is sent again when the robot is back and on each of its state reports that
+still show the leg (at most every ``cancel_retry_s``, ``max_cancel_resends`` times). A revoked
+leg's hand-overs are still facts: they are recorded as the robot reports them, and a LOADED or
+DELIVERED the plan did not expect (a lost robot, a task planned for another robot) revokes the
+other robots' legs that would still pick that task up and rebuilds the dispatcher from the store
+and the robots' states, so the task is planned on the robot that holds it.
+
 Idempotency. Custody events are replayed to a restarted consumer (transient-local): each is
 written once (key: robot, task, kind, campus second, drawer; seeded from the store at start), a
 status moves only forward, and dispatcher events that no longer apply are ignored.
@@ -51,6 +62,7 @@ from hospital_ops.store import Store, TaskRecord
 from hospital_ops.store.errors import IllegalTransitionError, NotFoundError, StoreError
 from robots.credentials import is_pin_hash
 from robots.driver_core import LegOutcome, LegStop, RobotSnapshot
+from robots.store_access import task_credentials
 from scheduler import (
     Dispatcher,
     DispatchError,
@@ -68,8 +80,10 @@ from scheduler.dispatcher import Decision, RobotAvailable
 
 log = logging.getLogger(__name__)
 
-#: (pin_hash, badges) that open a task's drawer.
+#: (pin_hash, badges) that open a task's drawer at one stop (badges: argon2 hashes or station credentials).
 Credentials = tuple[str, frozenset[str]]
+#: (task id, stop kind) → the credentials of that stop; by default read from the store.
+CredentialsSource = Callable[[str, StopKind], Credentials]
 _KIND_CODE = {StopKind.PICKUP: "p", StopKind.DROPOFF: "d", StopKind.CHARGE: "c"}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
 
@@ -142,6 +156,20 @@ class _Leg:
 
 
 @dataclass
+class _Revoked:
+    """A leg taken out of the plan and cancelled, until the robot is seen off it."""
+
+    robot_id: str
+    leg: _Leg
+    why: str
+    #: Campus second of the revocation: only a state at least this recent shows the leg over.
+    at_s: int
+    #: Wall time (real seconds) of the last cancel sent.
+    sent_wall: float
+    resends: int = 0
+
+
+@dataclass
 class Outcome:
     """What one call changed: goals to send, goals to cancel, notes for the log."""
 
@@ -172,8 +200,16 @@ class SchedulerConfig:
     poll_lookback_s: float = 5.0
     seed: int = 0
     commit_within_s: int = 120
+    #: A revoked leg still reported running gets its cancel again at most this often (real seconds)...
+    cancel_retry_s: float = 1.0
+    #: ...and at most this many times (then it is left to end on its own; it stays out of the plan).
+    max_cancel_resends: int = 20
 
     def __post_init__(self) -> None:
+        if self.cancel_retry_s < 0:
+            raise ValueError(f"cancel_retry_s: must not be negative, got {self.cancel_retry_s}")
+        if self.max_cancel_resends < 0:
+            raise ValueError(f"max_cancel_resends: must not be negative, got {self.max_cancel_resends}")
         if self.state_period_s < 0:
             raise ValueError(f"state_period_s: must not be negative, got {self.state_period_s}")
         if self.max_leg_failures < 1:
@@ -181,20 +217,44 @@ class SchedulerConfig:
 
 
 def persist_submission(store: Store, task: DeliveryTask, pin_hash: str, badges: frozenset[str], *, actor: str) -> None:
-    """A task submitted over ROS into the store, with the PIN hash it came with (thread-safe: touches
-    only the store). Raises ValueError / store errors naming the field."""
+    """A task submitted over ROS into the store, with the PIN hash and the badges it came with (the
+    store keeps an argon2 hash of each badge, so a restarted scheduler still has them; thread-safe:
+    touches only the store). Raises ValueError / store errors naming the field."""
     if not pin_hash and not badges:
         raise ValueError("pin_hash: a task needs a PIN hash or badges, or its drawer could never open")
     if pin_hash and not is_pin_hash(pin_hash):
         raise ValueError("pin_hash: not an argon2id hash (never send the PIN itself)")
-    store.add_task(task, actor=actor, pin_hash=pin_hash or None, reason="submitted over ROS")
+    store.add_task(
+        task, actor=actor, pin_hash=pin_hash or None, badges=sorted(badges) or None, reason="submitted over ROS"
+    )
 
 
-def robot_from_snapshot(snap: RobotSnapshot, config: SchedulerConfig, mode: RobotMode | None = None) -> Robot:
-    """The planner's view of a robot from its published state."""
+def planning_location(campus: Campus, node: str) -> str:
+    """A campus location the planner knows for where a robot stands: ``node`` itself, or for a lift
+    lobby ``BUILDING@FLOOR`` (where a leg cancelled mid-route may leave a robot) the location on
+    that floor nearest the lobby (the building's origin), else the building's or any location."""
+    if node in campus.locations or "@" not in node:
+        return node
+    bid, _, floor = node.partition("@")
+    building = campus.buildings.get(bid)
+    if building is None:
+        return node
+    ox, oy = building.origin
+    same_building = [loc for loc in campus.locations.values() if loc.building == bid]
+    candidates = [loc for loc in same_building if loc.floor == floor] or same_building
+    if not candidates:
+        return node
+    return min(candidates, key=lambda loc: ((loc.x - ox) ** 2 + (loc.y - oy) ** 2, loc.id)).id
+
+
+def robot_from_snapshot(
+    snap: RobotSnapshot, config: SchedulerConfig, mode: RobotMode | None = None, campus: Campus | None = None
+) -> Robot:
+    """The planner's view of a robot from its published state (with ``campus``, a robot standing at a
+    lift lobby is placed at the nearest location, see :func:`planning_location`)."""
     return Robot(
         id=snap.robot_id,
-        location=snap.location,
+        location=snap.location if campus is None else planning_location(campus, snap.location),
         available_s=int(snap.at_s),
         capacity_units=max(1, len(snap.drawers)),
         capabilities=config.capabilities,
@@ -235,7 +295,7 @@ class SchedulerCore:
         *,
         policy: DispatchPolicy,
         clock: Callable[[], float],
-        credentials: Callable[[str], Credentials],
+        credentials: CredentialsSource | None = None,
         config: SchedulerConfig | None = None,
         wall: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -245,13 +305,17 @@ class SchedulerCore:
         self.config = config or SchedulerConfig()
         self._clock = clock
         self._wall = wall
-        self._credentials = credentials
+        self._credentials: CredentialsSource = credentials or (lambda tid, kind: task_credentials(store, tid, kind))
         self._docks = tuple(loc.id for loc in campus.by_kind(LocationKind.DOCK))
         self._disp: Dispatcher | None = None
         self._snaps: dict[str, RobotSnapshot] = {}
         self._fed: dict[str, tuple[float, RobotMode]] = {}
         self._lost: set[str] = set()
         self._inflight: dict[str, _Leg] = {}
+        #: Leg id → a leg revoked (cancelled, out of the plan) whose end has not been seen yet.
+        self._revoked: dict[str, _Revoked] = {}
+        #: Revoked legs seen over (a robot that accepts the goal after its cancel could start it yet).
+        self._revoked_over: dict[str, _Revoked] = {}
         self._sent: dict[str, tuple[Stop, ...]] = {}
         #: Legs known to have ended (results, or seen ending): a stale state showing one is not "busy".
         self._ended: set[str] = set()
@@ -283,6 +347,10 @@ class SchedulerCore:
         """Robot id → leg id of the legs taken over from the robots' states (not sent by this core)."""
         return {rid: leg.leg_id for rid, leg in self._inflight.items() if leg.adopted and leg.seen_running}
 
+    def revoked(self) -> dict[str, str]:
+        """Leg id → robot id of the legs cancelled and taken out of the plan, not yet seen ending."""
+        return {leg_id: rv.robot_id for leg_id, rv in self._revoked.items()}
+
     def now_s(self) -> int:
         return int(self._clock())
 
@@ -304,8 +372,8 @@ class SchedulerCore:
         now = self.now_s()
         # legs running on robots that we did not send (or sent before a restart): adopt them
         for rid, snap in self._snaps.items():
-            if rid in self._lost or not self._running_leg(snap):
-                continue
+            if rid in self._lost or not self._running_leg(snap) or snap.leg_id in self._revoked:
+                continue  # a revoked leg is never adopted: its tasks may be planned for another robot
             leg = self._inflight.get(rid)
             if leg is None or leg.leg_id != snap.leg_id:
                 stops = decode_leg_id(snap.leg_id)
@@ -332,7 +400,8 @@ class SchedulerCore:
             loaded_at = max(
                 (e.at_s for e in self.store.custody_events(task_id=tid, kind=CustodyKind.LOADED)), default=0
             )
-            if self._snaps[holder].at_s <= loaded_at:
+            # (custody events carry whole campus seconds: a state of the same second is not newer)
+            if int(self._snaps[holder].at_s) <= loaded_at:
                 loaded_by[tid] = holder
         dropping = {t for leg in self._inflight.values() for t in leg.tasks(StopKind.DROPOFF)}
         tasks: dict[str, DeliveryTask] = {}
@@ -346,7 +415,7 @@ class SchedulerCore:
         for rid, snap in self._snaps.items():
             if rid in self._lost:
                 continue
-            robot = robot_from_snapshot(snap, self.config)
+            robot = robot_from_snapshot(snap, self.config, campus=self.campus)
             on_board = [t for t, holder in loaded_by.items() if holder == rid and t in tasks]
             leg = self._inflight.get(rid)
             if leg is not None:
@@ -409,6 +478,7 @@ class SchedulerCore:
             return Outcome()  # late or replayed
         self._snaps[rid] = snap
         out = Outcome()
+        self._check_revoked(snap, out)
         if self._disp is None or rid in self._lost:
             return out
         leg = self._inflight.get(rid)
@@ -430,12 +500,13 @@ class SchedulerCore:
         if known.mode in (RobotMode.FAULT, RobotMode.LOST, RobotMode.CHARGING) and mode_now is RobotMode.IDLE:
             self._fed[rid] = (self._wall(), mode_now)
             if known.mode is RobotMode.CHARGING:
-                return out.extend(self._handle(RobotAvailable(robot_from_snapshot(snap, self.config), self.now_s())))
+                robot = robot_from_snapshot(snap, self.config, campus=self.campus)
+                return out.extend(self._handle(RobotAvailable(robot, self.now_s())))
             return out.extend(self.rebuild(f"robot {rid} available again"))
         due = self._wall() - last_t >= self.config.state_period_s or mode_now is not last_mode
         if due and rid not in self._inflight and not self._running_leg(snap):
             self._fed[rid] = (self._wall(), mode_now)
-            robot = robot_from_snapshot(snap, self.config)
+            robot = robot_from_snapshot(snap, self.config, campus=self.campus)
             return out.extend(self._handle(RobotStateUpdate(robot, self.now_s())))
         return out.extend(self._dispatch())
 
@@ -468,8 +539,22 @@ class SchedulerCore:
         self._seen_custody.add(key)
         if transition is not None:
             self._known[ev.task_id] = transition
+        if ev.kind not in (CustodyKind.LOADED, CustodyKind.DELIVERED):
+            return out
+        # the items are with ev.robot_id now: no other robot may still drive to pick them up
+        revoked = False
+        for rid, leg in list(self._inflight.items()):
+            if rid != ev.robot_id and ev.task_id in leg.tasks(StopKind.PICKUP):
+                self._revoke(rid, leg, f"task {ev.task_id} {ev.kind.value} by {ev.robot_id}", out)
+                revoked = True
         if self._disp is None:
             return out
+        planned_for = self._disp.plan.robot_for(ev.task_id) if self._disp.plan is not None else None
+        if revoked or ev.robot_id in self._lost or planned_for not in (None, ev.robot_id):
+            # a hand-over the plan did not expect (a revoked leg driven on, a robot declared lost):
+            # the store has the truth now; plan from it
+            why = f"{ev.kind.value} of {ev.task_id} by {ev.robot_id} was not planned"
+            return out.extend(self.rebuild(why))
         now = max(self.now_s(), ev.at_s)
         if ev.kind is CustodyKind.LOADED:
             return out.extend(self._handle(TaskPickedUp(ev.task_id, ev.robot_id, now), quiet=True))
@@ -480,6 +565,11 @@ class SchedulerCore:
     def on_leg_result(self, report: LegReport) -> Outcome:
         out = Outcome()
         leg = self._inflight.get(report.robot_id)
+        if report.leg_id in self._revoked:
+            # a revoked leg ended (its hand-overs came as custody events): the robot is free again
+            self._forget_revoked(report.leg_id)
+            out.notes.append(f"revoked leg {report.leg_id} of {report.robot_id} ended: {report.outcome.name.lower()}")
+            return out.extend(self._dispatch())
         if leg is None or leg.leg_id != report.leg_id:
             return out  # already handled (adopted leg seen ending in the robot state)
         del self._inflight[report.robot_id]
@@ -501,11 +591,11 @@ class SchedulerCore:
         if robot_id in self._lost:
             return out
         self._lost.add(robot_id)
-        leg = self._inflight.pop(robot_id, None)
+        leg = self._inflight.get(robot_id)
         if leg is not None:
             # its unpicked tasks are about to go to another robot: if it was only silent (not dead)
-            # it must not drive on to those pickups as well
-            out.cancels.append((robot_id, leg.leg_id))
+            # it must not drive on to those pickups as well (the cancel is sent again when it is back)
+            self._revoke(robot_id, leg, "robot lost", out)
         self._sent.pop(robot_id, None)
         if self._disp is None or robot_id not in self._disp.robots:
             return out
@@ -516,9 +606,14 @@ class SchedulerCore:
         if robot_id not in self._lost:
             return Outcome()
         self._lost.discard(robot_id)
+        out = Outcome()
+        # the cancels sent while it was unreachable may never have arrived: send them again now
+        for leg_id, rv in self._revoked.items():
+            if rv.robot_id == robot_id:
+                self._resend_cancel(leg_id, rv, out)
         if self._disp is None:
-            return Outcome()
-        return self.rebuild(f"robot {robot_id} is back")
+            return out
+        return out.extend(self.rebuild(f"robot {robot_id} is back"))
 
     def poll_store(self) -> Outcome:
         """New and cancelled tasks written by others (the REST API, another scheduler's submit)."""
@@ -584,6 +679,52 @@ class SchedulerCore:
             return self.rebuild(f"the dispatcher's state did not plan ({exc})")
 
     # ---- internals -------------------------------------------------------------------------------
+    def _revoke(self, rid: str, leg: _Leg, why: str, out: Outcome) -> None:
+        """Take ``leg`` out of the plan and cancel it; the robot is busy until it is seen off it."""
+        if self._inflight.get(rid) is leg:
+            del self._inflight[rid]
+        self._sent.pop(rid, None)
+        self._revoked[leg.leg_id] = _Revoked(rid, leg, why, self.now_s(), self._wall())
+        out.cancels.append((rid, leg.leg_id))
+        out.notes.append(f"leg {leg.leg_id} of {rid} revoked ({why}): cancelling it")
+
+    def _forget_revoked(self, leg_id: str) -> None:
+        rv = self._revoked.pop(leg_id)
+        self._ended.add(leg_id)
+        if not rv.leg.seen_running:
+            self._revoked_over[leg_id] = rv
+
+    def _resend_cancel(self, leg_id: str, rv: _Revoked, out: Outcome) -> None:
+        if rv.resends >= self.config.max_cancel_resends:
+            return
+        rv.resends += 1
+        rv.sent_wall = self._wall()
+        out.cancels.append((rv.robot_id, leg_id))
+        out.notes.append(f"cancel of revoked leg {leg_id} of {rv.robot_id} sent again ({rv.resends})")
+        if rv.resends == self.config.max_cancel_resends:
+            out.notes.append(f"revoked leg {leg_id} of {rv.robot_id}: no more cancels; it stays out of the plan")
+
+    def _check_revoked(self, snap: RobotSnapshot, out: Outcome) -> None:
+        """A state of a robot with revoked legs: forget those it is seen off, re-cancel the one it runs."""
+        back = self._revoked_over.pop(snap.leg_id, None) if snap.leg_id else None
+        if back is not None and back.robot_id == snap.robot_id:
+            # the goal reached the robot after its cancel (which then found nothing to cancel)
+            self._revoked[snap.leg_id] = back
+            self._ended.discard(snap.leg_id)
+            back.sent_wall = float("-inf")
+            out.notes.append(f"revoked leg {snap.leg_id} of {back.robot_id} is running after all")
+        for leg_id, rv in list(self._revoked.items()):
+            if rv.robot_id != snap.robot_id:
+                continue
+            if snap.leg_id != leg_id:
+                if snap.at_s >= rv.at_s:  # (an older state may predate the leg itself)
+                    self._forget_revoked(leg_id)
+                    out.notes.append(f"revoked leg {leg_id} of {rv.robot_id} is over")
+                continue
+            rv.leg.seen_running = True
+            if self._wall() - rv.sent_wall >= self.config.cancel_retry_s:
+                self._resend_cancel(leg_id, rv, out)
+
     def _running_leg(self, snap: RobotSnapshot) -> bool:
         """Is the robot (as this state shows it) driving a leg that has not ended?"""
         return bool(snap.leg_id) and snap.leg_id not in self._ended
@@ -721,7 +862,7 @@ class SchedulerCore:
                 legs.append(LegStop(StopKind.CHARGE, st.location))
                 continue
             assert st.task_id is not None
-            pin_hash, badges = self._credentials(st.task_id)
+            pin_hash, badges = self._credentials(st.task_id, st.kind)
             if not pin_hash:  # an order from the HIS: the staff at the stop open it from their page
                 badges = badges | {station_badge(st.location)}
             legs.append(LegStop(st.kind, st.location, st.task_id, pin_hash, badges))

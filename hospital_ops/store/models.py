@@ -317,5 +317,7 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
+from hospital_ops.store import badges as _badges  # noqa: E402, F401  (task badge hashes, migration 0005)
 from hospital_ops.store import biometrics as _biometrics  # noqa: E402, F401  (face_templates, issue 8)
+from hospital_ops.store import kiosk_visits as _kiosk_visits  # noqa: E402, F401  (kiosk visits in progress)
 from hospital_ops.store import orders as _orders  # noqa: E402, F401  (FHIR orders and appointments)

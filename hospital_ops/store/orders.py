@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, select
@@ -562,11 +562,13 @@ def arrive_appointment(
     appointment_id: str | None = None,
     patient_id: str | None = None,
     now_s: int | None = None,
+    tz: tzinfo | None = None,
 ) -> Arrival:
     """Mark an appointment ``arrived`` (a kiosk check-in) and say where the patient goes.
 
     Give ``appointment_id``, or ``patient_id`` alone to take that patient's booked appointment
-    nearest to ``now_s`` (campus clock). With both, the appointment must be that patient's.
+    nearest to ``now_s`` (campus clock); with ``tz`` (the hospital's time zone) only one on the
+    local day of ``now_s`` ("today"). With both, the appointment must be that patient's.
     Checking in again is harmless (``already_arrived``). A cancelled or finished appointment is
     refused with ``InvalidInputError``; none found raises ``NotFoundError``. No payment is taken:
     ``credit_care`` only says whether the hospital lets the patient pay later.
@@ -597,9 +599,17 @@ def arrive_appointment(
                     .with_for_update()
                 )
             )
-            if not candidates:
-                raise NotFoundError(f"arrive: patient {patient.id} has no booked appointment")
             ref = now_s if now_s is not None else int(store._now().timestamp())
+            if tz is not None:
+                today = datetime.fromtimestamp(ref, tz).date()
+                candidates = [
+                    r
+                    for r in candidates
+                    if r.start_s is not None and datetime.fromtimestamp(r.start_s, tz).date() == today
+                ]
+            if not candidates:
+                when = "" if tz is None else f" today ({today.isoformat()}, {tz})"
+                raise NotFoundError(f"arrive: patient {patient.id} has no booked appointment{when}")
             row = min(candidates, key=lambda r: (abs((r.start_s or ref) - ref), r.id))
         if patient is None:
             if row.patient_id is not None:

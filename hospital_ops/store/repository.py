@@ -60,7 +60,7 @@ from hospital_ops.domain import (
     TriageResult,
     Vitals,
 )
-from hospital_ops.store import convert
+from hospital_ops.store import aggregates, convert
 from hospital_ops.store.engine import make_engine, redact, writer
 from hospital_ops.store.errors import (
     DuplicateError,
@@ -148,6 +148,12 @@ def _check_row(row: Base) -> None:
                 continue
             if not -bound - 1 <= value <= bound:
                 raise InvalidInputError(f"{where}: {value} is out of range")
+
+
+def _positive(value: int | None, field: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidInputError(f"{field}: must be a whole number >= 1, got {value!r}")
+    return value
 
 
 def _json_object(detail: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
@@ -340,6 +346,22 @@ class Store:
                 raise NotFoundError(f"task {task_id}: no such task")
             return row.pin_hash
 
+    def task_badge_hashes(self, task_id: str, end: StopKind | str | None = None) -> frozenset[str]:
+        """The argon2 hashes of the badges that open the task's drawer at ``end`` ("pickup" or
+        "dropoff"; None: at either). Only for the scheduler node (like :meth:`task_pin_hash`)."""
+        from hospital_ops.store.badges import BADGE_ENDS, TaskBadgeRow
+
+        end_kind = None if end is None else str(getattr(end, "value", end))
+        if end_kind is not None and end_kind not in BADGE_ENDS:
+            raise InvalidInputError(f"end: must be pickup or dropoff, got {end_kind!r}")
+        with self._read() as s:
+            if s.get(TaskRow, task_id) is None:
+                raise NotFoundError(f"task {task_id}: no such task")
+            query = select(TaskBadgeRow.badge_hash).where(TaskBadgeRow.task_id == task_id)
+            if end_kind is not None:
+                query = query.where(TaskBadgeRow.end_kind == end_kind)
+            return frozenset(s.scalars(query))
+
     @staticmethod
     def _check_pin(pin: str) -> str:
         if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
@@ -355,6 +377,7 @@ class Store:
         pin_hash: str | None = None,
         ward: str | None = None,
         reason: str = "requested",
+        badges: Iterable[str] | Mapping[str, Iterable[str]] | None = None,
     ) -> TaskRecord:
         """Store a new delivery task in status REQUESTED (and its first history row).
 
@@ -362,7 +385,9 @@ class Store:
         ``pin`` (4–8 digits) is what the receiver types at the drawer; only its argon2 hash is
         kept. A client that hashed the PIN itself (a task submitted over ROS: the PIN never
         crosses the wire) passes ``pin_hash``, an argon2id PHC string, instead. ``ward`` tags the task for ward filters. A task id that exists raises
-        ``DuplicateError``.
+        ``DuplicateError``. ``badges``: badge ids that open the drawer (at both ends, or a mapping
+        ``{"pickup": [...], "dropoff": [...]}``); only an argon2 hash of each is kept
+        (``hospital_ops.store.badges``, read back by :meth:`task_badge_hashes`).
         """
         checked = convert.build(DeliveryTask, task)
         actor = convert.text(actor, "actor")
@@ -375,10 +400,25 @@ class Store:
         elif pin_hash is not None:
             pin_hash = self._check_pin_hash(pin_hash)
         reason = convert.text(reason, "reason", empty=True)
+        badge_rows = self._badge_rows(checked.id, badges) if badges is not None else []
         with self._write() as s:
-            return self._task_record(
-                self._insert_task(s, checked, ward=ward, pin_hash=pin_hash, actor=actor, reason=reason)
-            )
+            row = self._insert_task(s, checked, ward=ward, pin_hash=pin_hash, actor=actor, reason=reason)
+            if badge_rows:
+                self._add(s, *badge_rows)
+            return self._task_record(row)
+
+    def _badge_rows(self, task_id: str, badges: Iterable[str] | Mapping[str, Iterable[str]]) -> list[Base]:
+        """The task_badges rows of a new task: each distinct badge hashed once (salted), per end."""
+        from hospital_ops.store.badges import TaskBadgeRow, check_badges
+
+        hashes: dict[str, str] = {}
+        rows: list[Base] = []
+        for end, ids in check_badges(badges).items():
+            for badge in ids:
+                if badge not in hashes:
+                    hashes[badge] = self._hash_secret(badge)
+                rows.append(TaskBadgeRow(task_id=task_id, end_kind=end, badge_hash=hashes[badge]))
+        return rows
 
     def _insert_task(
         self, s: Session, task: DeliveryTask, *, ward: str | None, pin_hash: str | None, actor: str, reason: str
@@ -486,6 +526,96 @@ class Store:
     def open_tasks(self, **filters: Any) -> list[TaskRecord]:
         """Tasks not yet delivered, failed or cancelled (what the planner plans), by deadline."""
         return self.list_tasks(open_only=True, **filters)
+
+    # -- aggregates (dashboards: the database counts; see ``aggregates``) ----------------------
+
+    def open_task_counts(self, *, now_s: int) -> aggregates.OpenTaskCounts:
+        """Open tasks by priority, and how many are late: promised drop-off (``now_s`` when no
+        ETA yet) after the deadline. One GROUP BY over the open tasks."""
+        with self._read() as s:
+            return aggregates.open_task_counts(s.execute(aggregates.open_task_counts_query(now_s)))
+
+    def delivery_counts(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        priority: Priority | str | Iterable[Priority | str] | None = None,
+    ) -> aggregates.DeliveryCounts:
+        """Tasks delivered at or after ``since`` (before ``until``), and how many of them at or
+        before their deadline (``delivered time <= deadline_s``, to the microsecond)."""
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise InvalidInputError(f"{name}: must be a timezone-aware datetime, got {value!r}")
+        priorities = None if priority is None else _values(priority, Priority, "priority")
+        query = aggregates.delivery_counts_query(self.dialect, since, until, priorities)
+        with self._read() as s:
+            n, on_time = s.execute(query).one()
+        return aggregates.DeliveryCounts(int(n or 0), int(on_time or 0))
+
+    def overdue_open_tasks(self, *, now_s: int, limit: int = 100) -> list[TaskRecord]:
+        """Open tasks later than promised at ``now_s`` (past their ETA or deadline, or promised
+        after the deadline), longest-late first (then deadline, id); at most ``limit``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"limit: must be a whole number >= 1, got {limit!r}")
+        with self._read() as s:
+            return [self._task_record(row) for row in s.scalars(aggregates.overdue_query(now_s, limit))]
+
+    def hourly_task_counts(self, *, day0_s: int, now_s: int) -> aggregates.HourlyTaskCounts:
+        """Tasks requested (by priority) and delivered (and on time, in whole seconds) per hour
+        since ``day0_s``, up to ``now_s``."""
+        requested, delivered = aggregates.hourly_queries(self.dialect, day0_s, now_s)
+        out = aggregates.HourlyTaskCounts()
+        with self._read() as s:
+            for priority, hour, n in s.execute(requested):
+                out.requested[(priority, int(hour))] = int(n)
+            for hour, n, on_time in s.execute(delivered):
+                out.delivered[int(hour)] = int(n)
+                out.on_time[int(hour)] = int(on_time or 0)
+        return out
+
+    def triage_level_counts(self, *, since: datetime, newest: int | None = None) -> dict[int, int]:
+        """Triage results at or after ``since`` (among the ``newest`` by id; None = all):
+        level -> count (levels without any absent)."""
+        query = aggregates.triage_level_counts_query(since, _positive(newest, "newest"))
+        with self._read() as s:
+            return {int(level): int(n) for level, n in s.execute(query)}
+
+    def red_flag_triage(self, *, since: datetime, limit: int = 100, newest: int | None = None) -> list[TriageRecord]:
+        """Triage results at or after ``since`` (among the ``newest`` by id; None = all) that were
+        escalated or are level 1–2, oldest (whole second) first, newest first within a second;
+        at most ``limit``."""
+        if _positive(limit, "limit") is None:
+            raise InvalidInputError("limit: must be a whole number >= 1, got None")
+        query = aggregates.red_flag_query(self.dialect, since, limit, _positive(newest, "newest"))
+        with self._read() as s:
+            return [
+                TriageRecord(
+                    r.id,
+                    r.patient_id,
+                    r.check_in_id,
+                    convert.triage_from_row(r),
+                    convert.vitals_from_json(r.vitals),
+                    r.at,
+                    r.actor,
+                )
+                for r in s.scalars(query)
+            ]
+
+    def kiosk_wait_stats(
+        self, *, since_s: int, until_s: int, triage_newest: int | None = None
+    ) -> aggregates.KioskWaitStats:
+        """Check-ins with ``since_s <= at_s <= until_s`` and those with no triage result yet
+        (among the ``triage_newest`` by id; None = any): their count, total and longest wait
+        until ``until_s``."""
+        query = aggregates.kiosk_wait_query(since_s, until_s, _positive(triage_newest, "triage_newest"))
+        with self._read() as s:
+            return aggregates.kiosk_wait_stats(s.execute(query).one())
+
+    def open_alert_count(self) -> int:
+        """Alerts not yet acknowledged."""
+        with self._read() as s:
+            return int(s.execute(aggregates.open_alert_count_query()).scalar_one())
 
     def _transition(
         self,

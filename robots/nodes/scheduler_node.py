@@ -34,10 +34,12 @@ from hospital_ops_interfaces.msg import CustodyEvent as CustodyEventMsg
 from hospital_ops_interfaces.msg import RobotState
 from hospital_ops_interfaces.srv import CancelTask, SubmitTask
 from rclpy.action import ActionClient
+from rclpy.action.client import ClientGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
+from unique_identifier_msgs.msg import UUID
 
 from hospital_ops.campus import Campus, CampusError, default_campus, load_campus
 from hospital_ops.clock import CampusClock
@@ -50,7 +52,6 @@ from robots.nodes import convert
 from robots.nodes.fleet_manager import clock_from_args
 from robots.nodes.spin import spin_node
 from robots.scheduling import (
-    Credentials,
     LegOrder,
     LegReport,
     Outcome,
@@ -58,7 +59,6 @@ from robots.scheduling import (
     SchedulerCore,
     persist_submission,
 )
-from robots.store_access import task_pin_hash
 from scheduler import DispatchPolicy, GreedyPolicy, OrToolsPolicy, PlannerParams
 
 
@@ -77,10 +77,9 @@ class SchedulerNode(Node):
     ) -> None:
         super().__init__("scheduler")
         self._store = store
-        self._badges: dict[str, frozenset[str]] = {}
-        self.core = SchedulerCore(
-            store, campus, policy=policy, clock=clock.now, credentials=self._credentials, config=config
-        )
+        # drawer credentials (PIN hash, badge hashes) are read from the store for each leg, so a
+        # restarted node hands the robots the same ones
+        self.core = SchedulerCore(store, campus, policy=policy, clock=clock.now, config=config)
         self._core_group = MutuallyExclusiveCallbackGroup()
         self._service_group = ReentrantCallbackGroup()
         self._intake: collections.deque[DeliveryTask] = collections.deque()
@@ -113,10 +112,6 @@ class SchedulerNode(Node):
         self.get_logger().info(
             f"scheduler: policy {policy.name}, time scale {clock.scale:g}, starting in {warmup_s:g} s"
         )
-
-    # ---- credentials ------------------------------------------------------------------------------
-    def _credentials(self, task_id: str) -> Credentials:
-        return task_pin_hash(self._store, task_id), self._badges.get(task_id, frozenset())
 
     # ---- start / timers ---------------------------------------------------------------------------
     def _start(self) -> None:
@@ -178,10 +173,8 @@ class SchedulerNode(Node):
             self._early_lost[msg.robot_id] = lost
             return
         if lost:
+            # the goal handles are kept: the core sends the cancel again when the robot is back
             self._run(self.core.on_robot_lost(msg.robot_id))
-            for (rid, leg_id), _ in list(self._leg_goals.items()):
-                if rid == msg.robot_id:
-                    del self._leg_goals[(rid, leg_id)]
         else:
             self._run(self.core.on_robot_back(msg.robot_id))
 
@@ -191,8 +184,6 @@ class SchedulerNode(Node):
         try:
             task = convert.task_from_msg(req.task)
             badges = frozenset(b for b in req.badges if b)
-            if badges:
-                self._badges[task.id] = badges
             persist_submission(self._store, task, req.pin_hash, badges, actor=req.task.requester or "ros")
         except DuplicateError as exc:
             resp.accepted, resp.reason = False, f"task.id: {exc}"
@@ -224,12 +215,22 @@ class SchedulerNode(Node):
         for note in out.notes:
             self.get_logger().info(note)
         for rid, leg_id in out.cancels:
-            handle = self._leg_goals.get((rid, leg_id))
-            if handle is not None:
-                self.get_logger().info(f"cancelling leg {leg_id} of {rid}")
-                handle.cancel_goal_async()
+            self._cancel(rid, leg_id)
         for order in out.orders:
             self._send(order)
+
+    def _cancel(self, robot_id: str, leg_id: str) -> None:
+        handle = self._leg_goals.get((robot_id, leg_id))
+        self.get_logger().info(f"cancelling leg {leg_id} of {robot_id}")
+        if handle is not None:
+            handle.cancel_goal_async()
+            return
+        # a leg this node did not send (adopted after a restart): no goal id to name. A cancel
+        # request with a zero goal id and stamp cancels every goal of the robot's server; a robot
+        # drives one leg at a time and is sent none while its state shows one running.
+        client = self._client(robot_id)
+        anonymous = ClientGoalHandle(client, UUID(uuid=[0] * 16), ExecuteLeg.Impl.SendGoalService.Response())
+        anonymous.cancel_goal_async()
 
     def _client(self, robot_id: str) -> ActionClient:
         client = self._leg_clients.get(robot_id)

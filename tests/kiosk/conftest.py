@@ -84,6 +84,7 @@ def settings(tmp_path: Path) -> Settings:
         biometric_key=new_key(),
         id_hash_key="i" * 44,
         qr_token_key="q" * 44,
+        visit_key=new_key(),
     )
 
 

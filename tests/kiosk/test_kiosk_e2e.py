@@ -95,6 +95,7 @@ def server(kiosk_photo: Callable[[str], np.ndarray], face_engine: FaceEngine) ->
         "HOSPITAL_OPS_BIOMETRIC_KEY": new_key(),
         "HOSPITAL_OPS_ID_HASH_KEY": new_key(),
         "HOSPITAL_OPS_QR_TOKEN_KEY": new_key(),
+        "HOSPITAL_OPS_VISIT_KEY": new_key(),
     }
     with Store.open(url) as store:
         store.add_patient(

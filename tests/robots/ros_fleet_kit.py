@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class Staff:
     done: set[tuple[str, str, bool]] = field(default_factory=set)
     #: Away from the robots (they wait at their stops, their legs stay in progress).
     paused: bool = False
+    #: Task → the badge held to the reader instead of typing the PIN.
+    badges: dict[str, str] = field(default_factory=dict)
 
 
 class FleetStack:
@@ -162,6 +164,10 @@ class FleetStack:
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         self.logs[name] = log
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` (e.g. SIGSTOP / SIGCONT: a robot out of reach that is not dead)."""
+        self.procs[name].send_signal(sig)
 
     def kill9(self, name: str) -> None:
         proc = self.procs[name]
@@ -245,18 +251,28 @@ class FleetStack:
         with self._lock:
             if key in self.staff.busy or key in self.staff.done:
                 return
+            if not loaded and any(c.task_id == task and c.kind == "loaded" for c in self.custody):
+                return  # the items already left with another robot: nothing to hand over twice
             self.staff.busy.add(key)
             wrong = self.staff.wrong.get(task, 0)
             pin = "0000" if wrong > 0 else self.staff.pin
             if wrong > 0:
                 self.staff.wrong[task] = wrong - 1
+            badge = self.staff.badges.get(task, "")
         client = self._drawers.get(msg.robot_id)
         if client is None:
             assert self.node is not None
             client = self._drawers[msg.robot_id] = self.node.create_client(
                 OpenDrawer, convert.open_drawer_service(msg.robot_id)
             )
-        req = OpenDrawer.Request(robot_id=msg.robot_id, task_id=task, drawer=-1, method="pin", pin=pin, actor="nurse-7")
+        if badge:
+            req = OpenDrawer.Request(
+                robot_id=msg.robot_id, task_id=task, drawer=-1, method="badge", badge_id=badge, actor="porter-3"
+            )
+        else:
+            req = OpenDrawer.Request(
+                robot_id=msg.robot_id, task_id=task, drawer=-1, method="pin", pin=pin, actor="nurse-7"
+            )
         future = client.call_async(req)
 
         def done(f: Any, key: tuple[str, str, bool] = key) -> None:
@@ -284,9 +300,11 @@ class FleetStack:
             time.sleep(0.1)
         pytest.fail(f"timed out waiting for {what}\n{self.tail()}")
 
-    def submit(self, task: DeliveryTask) -> SubmitTask.Response:
+    def submit(self, task: DeliveryTask, *, badges: Sequence[str] = ()) -> SubmitTask.Response:
+        """SubmitTask with the PIN's hash, or with ``badges`` only when given."""
         self.wait_until(self.submit_client.service_is_ready, "the SubmitTask service")
-        req = SubmitTask.Request(task=convert.task_msg(task), pin_hash=FAST_HASHER.hash(PIN), badges=[])
+        pin_hash = "" if badges else FAST_HASHER.hash(PIN)
+        req = SubmitTask.Request(task=convert.task_msg(task), pin_hash=pin_hash, badges=list(badges))
         future = self.submit_client.call_async(req)
         self.wait_until(future.done, f"SubmitTask {task.id}")
         return future.result()

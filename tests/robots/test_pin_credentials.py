@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robots.credentials import FAST_HASHER, check_pin, hash_pin, is_pin_hash, verify_pin
+from robots.credentials import FAST_HASHER, badge_matches, check_pin, hash_pin, is_pin_hash, verify_pin
 
 
 def test_hash_is_salted_argon2id_and_verifies() -> None:
@@ -32,3 +32,14 @@ def test_verify_is_false_for_malformed_hashes(bad_hash: str) -> None:
     """A malformed or foreign hash never opens a drawer and never raises."""
     assert not verify_pin("1234", bad_hash)
     assert not is_pin_hash(bad_hash)
+
+
+def test_badges_match_their_hashes_never_the_hash_itself() -> None:
+    """A badge matches an argon2 hash it verifies against, or a clear entry (a station credential) by
+    equality; the hash string itself, a wrong badge, an empty badge and a malformed hash do not."""
+    h = FAST_HASHER.hash("BADGE-0042")
+    allowed = frozenset({h, "station:W3"})
+    assert badge_matches("BADGE-0042", allowed) and badge_matches("station:W3", allowed)
+    assert not badge_matches(h, allowed)
+    assert not badge_matches("BADGE-0043", allowed) and not badge_matches("", allowed)
+    assert not badge_matches("BADGE-0042", frozenset({"$argon2id$garbage"}))

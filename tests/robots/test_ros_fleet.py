@@ -8,7 +8,9 @@ wall-clock duration.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,7 +21,9 @@ pytest.importorskip("hospital_ops_interfaces", reason="ROS interfaces not built 
 
 from ros_fleet_kit import PIN, FleetStack, Staff, make_tasks
 
-from hospital_ops.domain import CustodyKind, TaskStatus
+from hospital_ops.domain import CustodyKind, StopKind, TaskStatus
+from robots.alerts import Severity
+from robots.scheduling import decode_leg_id
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(240)]
 
@@ -123,10 +127,59 @@ def test_robot_killed_mid_leg_hands_back_its_tasks(tmp_path: Path) -> None:
         assert stack.store.get_robot(rid).robot.mode.value == "lost"
 
 
+def test_robot_silent_past_the_lost_timeout_comes_back_without_double_handling(tmp_path: Path) -> None:
+    """SIGSTOP a robot driving to a pickup for longer than the lost timeout, then SIGCONT (out of reach,
+    not dead): it is declared lost, its leg is revoked (cancelled, and again when it is back; never
+    adopted) and its tasks re-planned; when it is back every task is still delivered exactly once
+    (one LOADED, one DELIVERED each), whichever robot got the items."""
+    with FleetStack(tmp_path, robots=2) as stack:
+        tasks = make_tasks(4, stack.clock.now_s())
+        for t in tasks:
+            stack.store.add_task(t, actor="nurse", pin=PIN)
+
+        def driving_to_pickup() -> str | None:
+            for rid, st in stack.states.items():
+                if "/p:" in st.current_leg_id and st.phase in ("walking", "waiting_lift", "riding_lift"):
+                    return rid
+            return None
+
+        stack.wait_until(lambda: driving_to_pickup() is not None, "a robot driving to a pickup", timeout=60)
+        rid = driving_to_pickup()
+        assert rid is not None
+        leg = stack.states[rid].current_leg_id
+        stack.signal(rid, signal.SIGSTOP)
+        try:
+            stack.wait_until(
+                lambda: f"leg {leg} of {rid} revoked (robot lost)" in stack.logs["scheduler"].read_text(),
+                "the robot declared lost and its leg revoked",
+                timeout=30,
+            )
+            pickups = [tid for kind, tid in decode_leg_id(leg) or [] if kind is StopKind.PICKUP]
+            assert pickups
+            stack.wait_until(
+                lambda: all(stack.store.get_task(t).robot_id != rid for t in pickups),
+                "its tasks re-planned",
+                timeout=30,
+            )
+        finally:
+            stack.signal(rid, signal.SIGCONT)
+        stack.wait_until(lambda: all_final(stack), "every task delivered", timeout=150)
+        assert set(statuses(stack).values()) == {TaskStatus.DELIVERED}
+        kinds = custody_kinds(stack)
+        assert all(kinds[t.id] == [CustodyKind.LOADED, CustodyKind.DELIVERED] for t in tasks), kinds
+        log = stack.logs["scheduler"].read_text()
+        assert f"adopted leg {leg}" not in log
+        back = [a for a in stack.alerts if a.code == "robot_lost" and a.robot_id == rid and not a.task_id]
+        assert [a.severity for a in back][:2] == [int(Severity.CRITICAL), int(Severity.INFO)]  # lost, then back
+
+
 def test_scheduler_and_fleet_manager_killed_and_restarted(tmp_path: Path) -> None:
     """kill -9 the scheduler node mid-run and start it again, then the fleet manager: the restarted
-    scheduler adopts the legs in progress; every task is delivered once (one LOADED, one DELIVERED)."""
-    with FleetStack(tmp_path, robots=3) as stack:
+    scheduler adopts the legs in progress; every task is delivered once (one LOADED, one DELIVERED).
+    A task submitted over ROS with a badge only (due after the restart) opens with that badge: the
+    restarted scheduler read the badge's hash from the store."""
+    staff = Staff(badges={"B01": "BADGE-0042"})
+    with FleetStack(tmp_path, robots=3, staff=staff) as stack:
         tasks = make_tasks(10, stack.clock.now_s())
         for t in tasks:
             stack.store.add_task(t, actor="nurse", pin=PIN)
@@ -138,6 +191,11 @@ def test_scheduler_and_fleet_manager_killed_and_restarted(tmp_path: Path) -> Non
             "legs in progress",
             timeout=90,
         )
+        now = stack.clock.now_s()
+        (badged,) = make_tasks(1, now, prefix="B")
+        badged = dataclasses.replace(badged, earliest_s=now + 1200, deadline_s=now + 4800)
+        resp = stack.submit(badged, badges=["BADGE-0042"])
+        assert resp.accepted, resp.reason
         stack.staff.paused = True  # robots reaching a stop wait there: their legs stay in progress
         stack.kill9("scheduler")
         more = make_tasks(4, stack.clock.now_s(), prefix="N")
@@ -154,7 +212,9 @@ def test_scheduler_and_fleet_manager_killed_and_restarted(tmp_path: Path) -> Non
         stack.wait_until(lambda: all_final(stack), "every task delivered", timeout=150)
         assert set(statuses(stack).values()) == {TaskStatus.DELIVERED}
         kinds = custody_kinds(stack)
-        assert all(kinds[t.id] == [CustodyKind.LOADED, CustodyKind.DELIVERED] for t in (*tasks, *more))
+        assert all(kinds[t.id] == [CustodyKind.LOADED, CustodyKind.DELIVERED] for t in (*tasks, *more, badged))
+        assert {e.method for e in stack.store.custody_events(task_id="B01")} == {"badge"}
+        assert [r[3] for r in staff.replies if r[1] == "B01"] == ["loaded", "delivered"]
         assert not [a for a in stack.store.list_alerts() if a.kind == "robot.robot_lost"]
         restarted = stack.logs["scheduler"].read_text().split("scheduler started", 1)[1]
         assert re.search(r"adopted leg \S+ of R\d", restarted), restarted[:2000]

@@ -8,6 +8,7 @@ lost robots) is checked quickly and deterministically.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +16,19 @@ import pytest
 from robots_testkit import PIN, FakeClock
 
 from hospital_ops.campus import Campus
-from hospital_ops.domain import CustodyKind, DeliveryTask, Priority, Stop, StopKind, TaskStatus, station_badge
+from hospital_ops.domain import (
+    CustodyEvent,
+    CustodyKind,
+    DeliveryTask,
+    Priority,
+    Stop,
+    StopKind,
+    TaskStatus,
+    station_badge,
+)
 from hospital_ops.store import Store
 from robots.credentials import FAST_HASHER
-from robots.driver_core import DriverConfig, OpenOutcome, Phase, RobotDriverCore
+from robots.driver_core import DriverConfig, LegOutcome, OpenOutcome, Phase, RobotDriverCore
 from robots.scheduling import (
     LegReport,
     Outcome,
@@ -26,6 +36,7 @@ from robots.scheduling import (
     SchedulerCore,
     decode_leg_id,
     encode_leg_id,
+    planning_location,
 )
 from robots.store_access import task_pin_hash
 from scheduler import DispatchPolicy, GreedyPolicy, OrToolsPolicy, PlannerParams
@@ -37,9 +48,15 @@ class World:
     """A store, robots and a scheduler core on one fake clock."""
 
     def __init__(
-        self, campus: Campus, store: Store, robot_ids: list[str], policy: DispatchPolicy | None = None
+        self,
+        campus: Campus,
+        store: Store,
+        robot_ids: list[str],
+        policy: DispatchPolicy | None = None,
+        config: SchedulerConfig | None = None,
     ) -> None:
         self.policy = policy or GreedyPolicy()
+        self.config = config or SchedulerConfig(state_period_s=0.0)
         self.campus = campus
         self.store = store
         self.wall = FakeClock(0.0)
@@ -55,6 +72,16 @@ class World:
         self.dead: set[str] = set()
         self.legs: dict[str, str] = {}
         self.sent: list[tuple[str, str]] = []
+        #: Robots out of radio reach: they drive on, but nothing they publish arrives (held until
+        #: they are back) and nothing sent to them arrives.
+        self.silent: set[str] = set()
+        self.held: dict[str, list[CustodyEvent]] = {}
+        #: Robots whose cancels are lost even when they are reachable.
+        self.deaf: set[str] = set()
+        #: Every cancel the core asked for: (robot, leg, delivered to a robot driving that leg).
+        self.cancels: list[tuple[str, str, bool]] = []
+        #: Task → badge the staff use instead of the PIN.
+        self.badges: dict[str, str] = {}
         self.core = self.new_core()
 
     def now(self) -> float:
@@ -66,12 +93,17 @@ class World:
             self.campus,
             policy=self.policy,
             clock=self.now,
-            credentials=lambda tid: (task_pin_hash(self.store, tid), frozenset()),
-            config=SchedulerConfig(state_period_s=0.0),
+            config=self.config,
             wall=self.wall,
         )
 
     def run(self, out: Outcome) -> None:
+        for rid, leg_id in out.cancels:
+            robot = self.robots[rid]
+            reached = rid not in self.dead | self.silent | self.deaf and robot.snapshot().leg_id == leg_id
+            if reached:
+                robot.cancel_leg("cancelled by the scheduler")
+            self.cancels.append((rid, leg_id, reached))
         for order in out.orders:
             robot = self.robots[order.robot_id]
             if order.robot_id in self.dead:
@@ -88,12 +120,18 @@ class World:
             robot.step()
             snap = robot.snapshot()
             if snap.phase is Phase.AWAITING_HANDOVER:
-                if task_pin_hash(self.store, snap.current_task_id):
+                if snap.current_task_id in self.badges:
+                    badge = self.badges[snap.current_task_id]
+                    res = robot.open_drawer("badge", task_id=snap.current_task_id, badge=badge, actor="porter")
+                elif task_pin_hash(self.store, snap.current_task_id):
                     res = robot.open_drawer("pin", task_id=snap.current_task_id, pin=PIN, actor="nurse")
                 else:  # an order without a PIN: the signed-in staff at this station open it
                     badge = station_badge(snap.location)
                     res = robot.open_drawer("badge", task_id=snap.current_task_id, badge=badge, actor="nurse")
                 assert res.outcome is OpenOutcome.OPENED, res.message
+            if rid in self.silent:
+                self.held.setdefault(rid, []).extend(robot.drain_custody())
+                continue
             for ev in robot.drain_custody():
                 self.run(self.core.on_custody(ev))
             leg = self.legs.get(rid)
@@ -104,6 +142,16 @@ class World:
             self.run(self.core.on_robot_state(robot.snapshot()))
         self.run(self.core.poll_store())
         self.run(self.core.tick())
+
+    def reconnect(self, rid: str, *, back: bool = True) -> None:
+        """A silent robot is in reach again: its held custody events arrive (transient-local), then
+        its state, then (``back``) the fleet manager's "back" alert."""
+        self.silent.discard(rid)
+        for ev in self.held.pop(rid, []):
+            self.run(self.core.on_custody(ev))
+        self.run(self.core.on_robot_state(self.robots[rid].snapshot()))
+        if back:
+            self.run(self.core.on_robot_back(rid))
 
     def until(self, pred, limit: int = 4000) -> None:  # type: ignore[no-untyped-def]
         for _ in range(limit):
@@ -246,3 +294,158 @@ def test_order_without_pin_opens_only_for_its_stations_and_ros_submission_keeps_
     assert task_pin_hash(store, "T1") == pin_hash
     w.run(out)
     w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+
+
+# ---- robots declared lost while only out of reach -------------------------------------------------
+def _lose_while_driving(w: World, task_id: str) -> tuple[str, str, str]:
+    """Start the world, let the task's robot set off, then cut it off and declare it lost.
+    Returns (that robot, its revoked leg, the other robot)."""
+    for robot in w.robots.values():
+        w.core.on_robot_state(robot.snapshot())
+    w.run(w.core.start())
+    x = w.store.get_task(task_id).robot_id
+    assert x is not None
+    (y,) = set(w.robots) - {x}
+    leg = w.legs[x]
+    w.step()
+    assert w.robots[x].snapshot().leg_id == leg
+    w.silent.add(x)
+    w.step()
+    w.run(w.core.on_robot_lost(x))
+    assert w.cancels == [(x, leg, False)]  # sent, but the robot is out of reach: lost
+    assert w.core.revoked() == {leg: x}
+    w.step()
+    assert w.store.get_task(task_id).robot_id == y and y in w.legs  # re-planned onto the other robot
+    assert w.robots[x].snapshot().leg_id == leg  # ... while the silent robot drives on
+    return x, leg, y
+
+
+def _custody(store: Store, task_id: str) -> list[tuple[CustodyKind, str]]:
+    return [(e.kind, e.robot_id) for e in store.custody_events(task_id=task_id)]
+
+
+def test_cancel_lost_while_unreachable_is_sent_again_when_the_robot_is_back(tiny_campus: Campus, store: Store) -> None:
+    """A robot declared lost while only out of reach misses the cancel of its leg; when it is back the
+    cancel is sent again (its leg is never adopted), it stops, and the task is delivered once, by the
+    robot it was re-planned to."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1", "R2"])
+    x, leg, y = _lose_while_driving(w, "T1")
+    w.silent.discard(x)
+    w.run(w.core.on_robot_back(x))
+    assert w.cancels[-1] == (x, leg, True)
+    assert leg not in w.core.adopted().values() and leg not in w.core.inflight().values()
+    w.until(lambda: w.robots[x].result_of(leg) is not None)  # (a lift ride is finished first)
+    result = w.robots[x].result_of(leg)
+    assert result is not None and result.outcome is LegOutcome.CANCELLED
+    assert w.core.revoked() == {}
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+    assert _custody(store, "T1") == [(CustodyKind.LOADED, y), (CustodyKind.DELIVERED, y)]
+    assert store.get_task("T1").robot_id == y
+
+
+def test_revoked_leg_driven_on_is_recorded_truthfully_and_its_task_moves_to_that_robot(
+    tiny_campus: Campus, store: Store
+) -> None:
+    """Cancels that never arrive are sent again on the robot's states showing the revoked leg, at most
+    max_cancel_resends times. The robot that drove on loads the task after all: the store records it on
+    that robot, the leg of the robot the task was re-planned to is revoked, the dispatcher has the item
+    on the robot that holds it, and the task is delivered exactly once."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1", "R2"], config=SchedulerConfig(state_period_s=0.0, max_cancel_resends=3))
+    x, leg, y = _lose_while_driving(w, "T1")
+    y_leg = w.legs[y]
+    w.deaf.add(x)  # its cancels keep getting lost
+    w.reconnect(x)
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.PICKED_UP)
+    rec = store.get_task("T1")
+    assert rec.robot_id == x
+    disp = w.core.dispatcher
+    assert disp is not None
+    assert "T1" in disp.robots[x].on_board and "T1" not in disp.robots[y].on_board
+    assert all(st.task_id != "T1" or rid == x for rid, stops in disp.commitments.items() for st in stops)
+    assert (y, y_leg, True) in w.cancels  # the other robot no longer drives to a pickup that is gone
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+    assert _custody(store, "T1") == [(CustodyKind.LOADED, x), (CustodyKind.DELIVERED, x)]
+    assert store.get_task("T1").robot_id == x
+    # the first cancel, then three more (bounded), none of which arrived
+    assert [c for c in w.cancels if c[1] == leg] == [(x, leg, False)] * 4
+    w.step()
+    assert w.core.revoked() == {} and w.core.inflight() == {}
+
+
+def test_custody_from_a_robot_still_lost_leaves_the_plan_until_it_is_back(tiny_campus: Campus, store: Store) -> None:
+    """A LOADED from a robot still declared lost (its events arrive before the "back" alert) is stored on
+    that robot and the other robot's leg for it is revoked; the task leaves the plan while the robot is
+    lost, and once it is back its drop-off is planned on it: delivered once, by the robot holding it."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1", "R2"])
+    x, leg, y = _lose_while_driving(w, "T1")
+    y_leg = w.legs[y]
+    w.until(lambda: any(e.kind is CustodyKind.LOADED for e in w.held.get(x, [])))
+    # its first state heard again is from the same campus second as the LOADED event (whole seconds),
+    # from just before the drawer was opened: the store, not that state, says what it holds
+    (loaded,) = (e for e in w.held[x] if e.kind is CustodyKind.LOADED)
+    now = w.robots[x].snapshot()
+    empty = tuple(dataclasses.replace(d, loaded=False) for d in now.drawers)
+    before = dataclasses.replace(now, at_s=loaded.at_s + 0.4, drawers=empty)
+    w.silent.discard(x)
+    w.run(w.core.on_robot_state(before))
+    w.reconnect(x, back=False)
+    assert store.get_task("T1").status is TaskStatus.PICKED_UP and store.get_task("T1").robot_id == x
+    assert (y, y_leg, True) in w.cancels
+    disp = w.core.dispatcher
+    assert disp is not None and "T1" not in disp.tasks
+    w.run(w.core.on_robot_back(x))
+    assert w.cancels[-1] == (x, leg, True)  # its old leg is cancelled now that it is in reach
+    disp = w.core.dispatcher
+    assert disp is not None and disp.robots[x].on_board == ("T1",)
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+    assert _custody(store, "T1") == [(CustodyKind.LOADED, x), (CustodyKind.DELIVERED, x)]
+
+
+def test_badges_of_a_ros_submission_survive_a_scheduler_restart(tiny_campus: Campus, store: Store) -> None:
+    """A task submitted over ROS with badges only: the store keeps a hash of each, a scheduler started
+    afresh from the store sends those hashes (never the badges) with the leg, the drawer opens with the
+    badge, not with the hash itself, and the task is delivered."""
+    w = World(tiny_campus, store, ["R1"])
+    w.core.persist_submission(
+        DeliveryTask("T5", "PHARM", "W1", Priority.URGENT, T0, T0 + 3600), "", frozenset({"BADGE-77"}), actor="ros"
+    )
+    assert store.get_task("T5").has_pin is False
+    w.core = w.new_core()  # restart: nothing but the store
+    w.core.on_robot_state(w.robots["R1"].snapshot())
+    out = w.core.start()
+    (order,) = out.orders
+    for stop in order.stops:
+        assert "BADGE-77" not in stop.badges
+        hashes = [b for b in stop.badges if b.startswith("$argon2")]
+        assert len(hashes) == 1 and FAST_HASHER.verify(hashes[0], "BADGE-77")
+    w.run(out)
+    robot = w.robots["R1"]
+    while robot.snapshot().phase is not Phase.AWAITING_HANDOVER:
+        w.wall.tick(5.0)
+        robot.step()
+    (hashed,) = (b for b in order.stops[0].badges if b.startswith("$argon2"))
+    assert robot.open_drawer("badge", task_id="T5", badge=hashed, actor="someone").outcome is OpenOutcome.DENIED
+    w.badges["T5"] = "BADGE-77"
+    w.until(lambda: statuses(store)["T5"] is TaskStatus.DELIVERED)
+    assert [(e.kind, e.method) for e in store.custody_events(task_id="T5")][-2:] == [
+        (CustodyKind.LOADED, "badge"),
+        (CustodyKind.DELIVERED, "badge"),
+    ]
+
+
+def test_cancel_retry_settings_are_checked_and_a_lift_lobby_is_planned_from_a_nearby_location(
+    tiny_campus: Campus,
+) -> None:
+    """Negative cancel retry settings are refused naming the field; a robot left at a lift lobby by a
+    cancelled leg is planned from the nearest location on that floor (the planner knows no lobbies)."""
+    with pytest.raises(ValueError, match="cancel_retry_s"):
+        SchedulerConfig(cancel_retry_s=-1)
+    with pytest.raises(ValueError, match="max_cancel_resends"):
+        SchedulerConfig(max_cancel_resends=-1)
+    assert planning_location(tiny_campus, "A@1") == "W1"
+    assert planning_location(tiny_campus, "A@B1") == "DOCK"
+    assert planning_location(tiny_campus, "A@2") in tiny_campus.locations  # no location on it: the building's
+    assert planning_location(tiny_campus, "PHARM") == "PHARM"

@@ -14,7 +14,12 @@ kiosk). Face check-in needs ``HOSPITAL_OPS_BIOMETRIC_KEY``, ID-number check-in
 
 A patient with a booked appointment for today (from the FHIR intake) is checked in for it when
 identified, and sees the appointment screen (department, directions, "pay later" status) instead
-of the triage questions, unless they report feeling worse or a red-flag symptom.
+of the triage questions, unless they report feeling worse or a red-flag symptom. "Today" is the
+hospital's local day: ``HOSPITAL_OPS_TIMEZONE``, else the campus file's ``timezone``, else UTC.
+
+Visits in progress are kept in the product store, sealed with ``HOSPITAL_OPS_VISIT_KEY``
+(:mod:`triage_kiosk.web.visits`), so any web worker continues any visit; without that key (or
+without a store) they are kept in this process's memory only, and the log says so.
 """
 
 from __future__ import annotations
@@ -22,13 +27,36 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hospital_ops.config import Settings
-from triage_kiosk.web.service import KioskContext, VisitStore
+from hospital_ops.config import Settings, hospital_zone
+from triage_kiosk.web.service import KioskContext, Visits, VisitStore
 
 log = logging.getLogger(__name__)
 
 
-def build_context(settings: Settings, store: Any, clock: Any = None) -> KioskContext:
+def build_visits(settings: Settings, store: Any, clock: Any) -> Visits:
+    """The shared visit store when there is a store and a visit key; this process's memory otherwise."""
+    from hospital_ops.config import MissingSecretError
+    from triage_kiosk.identity.errors import KeyConfigError
+    from triage_kiosk.web.visits import VISIT_KEY_VAR, SqlVisitStore, visit_key
+
+    if store is None:
+        return VisitStore(clock=clock)
+    if settings.visit_key is None:
+        log.warning(
+            "kiosk visits are kept in this web process only (%s is not set): "
+            "run one worker, or set the key to share visits through the database",
+            VISIT_KEY_VAR,
+        )
+        return VisitStore(clock=clock)
+    try:
+        key = visit_key(settings)
+    except (MissingSecretError, KeyConfigError) as exc:
+        log.error("kiosk visits are kept in this web process only: %s", exc)
+        return VisitStore(clock=clock)
+    return SqlVisitStore(store, key, clock=clock)
+
+
+def build_context(settings: Settings, store: Any, clock: Any = None, campus: Any = None) -> KioskContext:
     import time
 
     from triage_kiosk.identity.fallback import QrTokenCodec, ResidentIdHasher
@@ -36,6 +64,10 @@ def build_context(settings: Settings, store: Any, clock: Any = None) -> KioskCon
     from triage_kiosk.triage.engine import TriageEngine
 
     clock = clock or time.time
+    if campus is None:
+        from hospital_ops.campus import default_campus
+
+        campus = default_campus()
     factory = None
     if settings.biometric_key is not None:
         try:
@@ -65,11 +97,13 @@ def build_context(settings: Settings, store: Any, clock: Any = None) -> KioskCon
             log.error("QR check-in disabled: %s", exc)
     return KioskContext(
         engine=TriageEngine(),
-        visits=VisitStore(clock=clock),
+        visits=build_visits(settings, store, clock),
         identity_factory=factory,
         id_hasher=hasher,
         qr_codec=codec,
         clock=clock,
+        campus=campus,
+        tz=hospital_zone(settings, campus.timezone),
     )
 
 
@@ -79,8 +113,7 @@ def register(app: Any, settings: Settings) -> None:
     from triage_kiosk.web import api, views
 
     ops = app.extensions["hospital_ops"]
-    ctx = build_context(settings, ops.store, ops.clock)
-    ctx.campus = ops.campus
+    ctx = build_context(settings, ops.store, ops.clock, ops.campus)
     tables = app.extensions.get("hospital_ops_fhir")  # the FHIR intake's tables: appointments name patients by MRN
     if tables is not None:
         ctx.mrn_systems = (tables.mrn_system,)

@@ -4,7 +4,13 @@ Flask-free: the views and the JSON API call these functions with the store, a
 :class:`KioskContext` and a :class:`Visit`. A visit is the state of one patient at one kiosk
 between "Start" and "Finish": everything already accepted (check-in, answers, vitals) stays in it
 while a later step is corrected, and what must be kept is written to the store at once
-(patients, consents, check-ins, triage results, alerts), before the screen answers.
+(patients, consents, check-ins, triage results, alerts), before the screen answers. Between
+requests a visit lives in a :class:`Visits` store: sealed in the product database
+(``triage_kiosk.web.visits.SqlVisitStore``, shared by every web worker) or, for one process,
+in memory (:class:`VisitStore`).
+
+"Today" (today's appointment, age from the year of birth, queue numbers) is the hospital's local
+day (:attr:`KioskContext.tz`), not the UTC day.
 
 A patient with a booked appointment for today is checked in for it as soon as they are identified
 (:func:`arrive_for_today`): the appointment becomes ``arrived`` in the store, the check-in carries
@@ -20,8 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, Final
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -108,6 +114,8 @@ class Visit:
     alert_id: int | None = None
     #: Raw values of each form as last submitted (re-shown after an error).
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Digest of the state as last loaded or saved (a shared store writes only what changed).
+    _digest: str | None = field(default=None, repr=False, compare=False)
 
     def age(self, today: date) -> float | None:
         if self.patient is not None and self.patient.birth_year is not None:
@@ -136,8 +144,26 @@ class Visit:
         self.enrol_frames.clear()
 
 
+class Visits(Protocol):
+    """Where visits live between requests: :class:`VisitStore` (this process's memory) or
+    ``triage_kiosk.web.visits.SqlVisitStore`` (the product store, shared by every web worker).
+
+    ``get`` marks the visit used; whoever changes a visit calls ``save`` before answering."""
+
+    def new(self, kiosk_id: str) -> Visit: ...
+
+    def get(self, visit_id: str | None, kiosk_id: str) -> Visit | None: ...
+
+    def save(self, visit: Visit) -> None: ...
+
+    def end(self, visit_id: str | None) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class VisitStore:
-    """Visits in memory (one web process; a kiosk talks to one app instance), forgotten after a TTL."""
+    """Visits in memory, forgotten after a TTL: for one web process (tests, a single kiosk
+    server); several workers need the shared ``SqlVisitStore``."""
 
     def __init__(self, clock: Callable[[], float] = time.time, ttl_s: float = VISIT_TTL_S) -> None:
         self._visits: dict[str, Visit] = {}
@@ -165,6 +191,9 @@ class VisitStore:
             v.touched_s = now
             return v
 
+    def save(self, visit: Visit) -> None:
+        """Nothing to do: the visit object itself is kept."""
+
     def end(self, visit_id: str | None) -> None:
         with self._lock:
             v = self._visits.pop(visit_id or "", None)
@@ -185,7 +214,7 @@ class KioskContext:
     """The kiosk room bound to the app (``app.extensions["triage_kiosk"]``)."""
 
     engine: TriageEngine
-    visits: VisitStore
+    visits: Visits
     #: Built on first use (loads dlib); None when no biometric key is configured.
     identity_factory: Callable[[], IdentityService] | None = None
     id_hasher: ResidentIdHasher | None = None
@@ -201,6 +230,8 @@ class KioskContext:
     campus: Any = None
     #: Identifier systems of the hospital's MRN (appointments name their patient by MRN).
     mrn_systems: tuple[str, ...] = ()
+    #: The hospital's time zone: "today" (appointments, age, queue numbers) is its local day.
+    tz: tzinfo = UTC
     _red_flags: tuple[Modifier, ...] | None = field(default=None, repr=False)
     _identity: IdentityService | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -222,7 +253,14 @@ class KioskContext:
         return choose_challenge(secrets.randbits(64), self.challenges)
 
     def today(self) -> date:
-        return datetime.fromtimestamp(self.clock(), UTC).date()
+        """The hospital's local date now (campus clock, :attr:`tz`)."""
+        return self.local_date(self.clock())
+
+    def local_date(self, at: float | datetime) -> date:
+        """The hospital's local date of a campus-clock time (seconds) or an aware datetime."""
+        if isinstance(at, datetime):
+            return at.astimezone(self.tz).date()
+        return datetime.fromtimestamp(at, self.tz).date()
 
     def the_campus(self) -> Any:
         if self.campus is None:
@@ -273,8 +311,8 @@ def check_in(store: Store, ctx: KioskContext, visit: Visit, patient: Patient, me
 
 
 def todays_appointment(store: Store, ctx: KioskContext, patient: Patient) -> AppointmentRecord | None:
-    """The patient's appointment for today (campus clock, UTC day) to check in for: one not yet
-    arrived nearest to now, else one already arrived; None when there is none today."""
+    """The patient's appointment for today (campus clock, the hospital's local day) to check in
+    for: one not yet arrived nearest to now, else one already arrived; None when there is none today."""
     from hospital_ops.store import orders
 
     found = {a.id: a for a in orders.list_appointments(store, patient_id=patient.id, status=APPOINTMENT_STATUSES)}
@@ -285,9 +323,7 @@ def todays_appointment(store: Store, ctx: KioskContext, patient: Patient) -> App
             if a.patient_id in (None, patient.id):
                 found.setdefault(a.id, a)
     today, now = ctx.today(), ctx.clock()
-    todays = [
-        a for a in found.values() if a.start_s is not None and datetime.fromtimestamp(a.start_s, UTC).date() == today
-    ]
+    todays = [a for a in found.values() if a.start_s is not None and ctx.local_date(a.start_s) == today]
     if not todays:
         return None
     return min(todays, key=lambda a: (a.status in ARRIVED_STATUSES, abs((a.start_s or 0) - now), a.id))
@@ -612,14 +648,15 @@ def run_triage(
 
 
 def queue_number(store: Store, ctx: KioskContext, destination: str, record: TriageRecord) -> str:
-    """``A007``: a letter per destination and the count of today's results going there."""
+    """``A007``: a letter per destination and the count of today's results going there (the
+    hospital's local day)."""
     prefix = QUEUE_PREFIX.get(destination, "O")
-    today = record.at.astimezone(UTC).date()
+    today = ctx.local_date(record.at)
     with ctx._queue_lock:
         n = sum(
             1
             for r in store.triage_results(limit=5000)
-            if r.result.destination == destination and r.at.astimezone(UTC).date() == today and r.id <= record.id
+            if r.result.destination == destination and ctx.local_date(r.at) == today and r.id <= record.id
         )
     return f"{prefix}{n:03d}"
 

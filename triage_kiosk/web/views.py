@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import cv2
 import numpy as np
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
 from hospital_ops.store import Store
 from ops_dashboard.auth import ROLE_MATRIX, current_principal
@@ -125,7 +125,19 @@ def kiosk_id() -> str:
 
 
 def current_visit() -> Visit | None:
-    return kctx().visits.get(session.get(VISIT_KEY), kiosk_id())
+    """The visit of this kiosk session (marked used); saved again after the request (:func:`_save_visit`)."""
+    visit = kctx().visits.get(session.get(VISIT_KEY), kiosk_id())
+    g.kiosk_visit = visit
+    return visit
+
+
+@bp.after_request
+def _save_visit(response: Any) -> Any:
+    """Write back the visit this request loaded and changed (any worker may serve the next one)."""
+    visit: Visit | None = g.pop("kiosk_visit", None)
+    if visit is not None:
+        kctx().visits.save(visit)
+    return response
 
 
 PAGE_OF_STEP = {
