@@ -349,6 +349,7 @@ def generate_campus(total_beds: int = 5037, towers: int | None = None, name: str
     return {
         "name": name or "Medical City Campus (modelled on a 5,037-bed medical center)",
         "name_zh": "国际医学中心园区（模型）",
+        "timezone": "Asia/Shanghai",  # the campus is modelled on a Chinese medical city
         "units": {"distance": "m", "speed": "m/s", "time": "s"},
         "buildings": buildings,
         "locations": locations,

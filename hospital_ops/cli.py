@@ -154,7 +154,20 @@ _mount()
 
 
 def main() -> None:
-    app()
+    """The ``hospital-ops`` command; a bad setting (HOSPITAL_OPS_*) is one line naming it, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        for err in exc.errors():
+            field = ".".join(str(x) for x in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            name = f"HOSPITAL_OPS_{field.upper()}"
+            typer.echo(f"error: {msg if msg.startswith(name) else f'{name}: {msg}'}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -325,7 +325,7 @@ class ZonedDispatcher:
 
     def zone_for(self, task: DeliveryTask) -> str:
         """The zone a new ``task`` goes to."""
-        return self.zoning.task_zone(task, self._scope)
+        return self.zoning.task_zone(task)
 
     def robot_zone(self, robot_id: str) -> str:
         """The zone the robot works in."""
@@ -334,9 +334,9 @@ class ZonedDispatcher:
         except KeyError:
             raise DispatchError(f"robot {robot_id}: in no dispatch zone") from None
 
-    def members(self, zone_id: str) -> frozenset[str]:
-        """The zone's robots."""
-        return self._scope[zone_id]
+    def members(self, zone_id: str) -> tuple[str, ...]:
+        """The zone's robots, in the fleet's order."""
+        return self.zoning.zone(zone_id).robots
 
     # ---- events --------------------------------------------------------------------------------
     def handle(self, event: Event) -> Decision:

@@ -561,7 +561,8 @@ class Model:
     def _sync(self, decision: Any) -> None:
         commitments = decision.commitments
         scope = decision.scope
-        for r in self.robots.values() if scope is None else (self.robots[rid] for rid in scope):
+        # a zone's robots in id order: set order varies between processes, wake-up order must not
+        for r in self.robots.values() if scope is None else (self.robots[rid] for rid in sorted(scope)):
             c = commitments.get(r.id, ())
             if c != r.commit:
                 r.commit = c

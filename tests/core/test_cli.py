@@ -88,3 +88,28 @@ def test_help_at_every_level(path: tuple[str, ...]) -> None:
     result = _run(*path, "--help")
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HOSPITAL_OPS_TIMEZONE": "Mars/Base"}, "HOSPITAL_OPS_TIMEZONE: unknown time zone 'Mars/Base'"),
+        ({"HOSPITAL_OPS_TIME_SCALE": "-3"}, "HOSPITAL_OPS_TIME_SCALE: must be positive"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    """`hospital-ops serve` with a bad HOSPITAL_OPS_* setting exits 2 with one line naming the
+    setting and the reason, never a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from hospital_ops.cli import main; main()", "serve", "--port", "1"],
+        env={**os.environ, **ENV, **env, "HOSPITAL_OPS_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
