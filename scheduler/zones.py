@@ -271,6 +271,7 @@ class ZonedDispatcher:
             if known != set(z.robots):
                 raise DispatchError(f"zone {z.id}: its dispatcher has robots {sorted(known)}, not {list(z.robots)}")
         self._scope = {z.id: frozenset(z.robots) for z in zoning.zones}
+        self._zone_of_scope = {scope: z for z, scope in self._scope.items()}
         self._robot_zone = {r: z.id for z in zoning.zones for r in z.robots}
         self._task_zone: dict[str, str] = {}
 
@@ -363,8 +364,11 @@ class ZonedDispatcher:
         self._after(event, zone, decision)
         return _scoped(decision, self._scope[zone])
 
-    def load(self, tasks: Iterable[DeliveryTask], at_s: int | None = None) -> Decision:
-        """Add open tasks, each to its zone, and re-plan every zone (all or nothing on bad input)."""
+    def load(
+        self, tasks: Iterable[DeliveryTask], at_s: int | None = None, zones: Iterable[str] | None = None
+    ) -> Decision:
+        """Add open tasks, each to its zone, and re-plan the zones that got tasks plus ``zones``
+        (None: every zone). All or nothing on bad input."""
         groups: dict[str, list[DeliveryTask]] = {z: [] for z in self._zones}
         seen: set[str] = set()
         for t in tasks:
@@ -376,22 +380,47 @@ class ZonedDispatcher:
         for z, batch in groups.items():  # every batch checked before any zone takes its own
             if batch:
                 self._zones[z].check(batch, at)
+        wanted = self._which(zones) | {z for z, batch in groups.items() if batch}
         decisions = []
         for z, d in self._zones.items():
+            if z not in wanted:
+                continue
             decisions.append(d.load(groups[z], at) if groups[z] else d.replan(at))
             for t in groups[z]:
                 self._task_zone[t.id] = z
-        return _merged(decisions, max(dec.at_s for dec in decisions))
+        return self._decision(decisions, wanted, at)
 
-    def replan(self, at_s: int | None = None) -> Decision:
-        decisions = [d.replan(at_s) for d in self._zones.values()]
-        return _merged(decisions, max(dec.at_s for dec in decisions))
+    def replan(self, at_s: int | None = None, zones: Iterable[str] | None = None) -> Decision:
+        """A full re-plan of ``zones`` (None: every zone); see :meth:`Dispatcher.replan`."""
+        wanted = self._which(zones)
+        decisions = [d.replan(at_s) for z, d in self._zones.items() if z in wanted]
+        return self._decision(decisions, wanted, at_s if at_s is not None else self.now_s)
 
     def tick(self, at_s: int) -> Decision:
         decisions = [d.tick(at_s) for d in self._zones.values()]
         return _merged(decisions, max(dec.at_s for dec in decisions))
 
     # ---- internals -----------------------------------------------------------------------------
+    def _which(self, zones: Iterable[str] | None) -> set[str]:
+        if zones is None:
+            return set(self._zones)
+        wanted = set(zones)
+        unknown = wanted - set(self._zones)
+        if unknown:
+            raise DispatchError(f"zones: no such zone {', '.join(sorted(unknown))}")
+        return wanted
+
+    def _decision(self, decisions: list[Decision], wanted: set[str], at_s: int) -> Decision:
+        """The zones' decisions as one; scoped to their robots unless every zone took part."""
+        merged = _merged(decisions, max((d.at_s for d in decisions), default=at_s))
+        if wanted == set(self._zones):
+            return merged
+        return _scoped(merged, frozenset().union(*(self._scope[z] for z in wanted)))
+
+    def zone_of(self, decision: Decision) -> str | None:
+        """The zone an event's decision speaks for (None: several or all)."""
+        return self._zone_of_scope.get(decision.scope) if decision.scope is not None else None
+
     def _open_zone(self, tid: str) -> str:
         try:
             return self._task_zone[tid]

@@ -231,6 +231,8 @@ class Model:
         #: Requests filed since the last re-plan (non-STAT ones wait for it).
         self._inbox: list[DeliveryTask] = []
         self._dirty = False
+        #: With zones: the zones to re-plan next time.
+        self._dirty_zones: set[str] = set()
         self._dirty_ev: simpy.Event | None = None
         self._last_replan = -math.inf
         self._last_full = -math.inf
@@ -556,7 +558,7 @@ class Model:
         self.planner_wall_s += time.perf_counter() - t0
         self._sync(decision)
         if decision.replan_pending:
-            self._mark_dirty()
+            self._mark_dirty(self.zoned.zone_of(decision) if self.zoned is not None else None)
 
     def _sync(self, decision: Any) -> None:
         commitments = decision.commitments
@@ -605,11 +607,20 @@ class Model:
             self._handle(TaskAdded(task, int(now)))  # the dispatcher's fast path
         else:
             self._inbox.append(task)  # planned together at the next re-plan
-            self._mark_dirty()
+            self._mark_dirty(zone or None)
 
     # ---- re-planning ---------------------------------------------------------------------------
-    def _mark_dirty(self) -> None:
+    def _robot_zone(self, r: RobotSim) -> str | None:
+        return self.zoned.robot_zone(r.id) if self.zoned is not None else None
+
+    def _mark_dirty(self, zone: str | None = None) -> None:
+        """Ask for a re-plan: of ``zone`` only (with dispatch zones), or of every zone."""
         self._dirty = True
+        if self.zoned is not None:
+            if zone is None:
+                self._dirty_zones.update(self.zoned.zoning.ids)
+            else:
+                self._dirty_zones.add(zone)
         if self._dirty_ev is not None and not self._dirty_ev.triggered:
             self._dirty_ev.succeed()
 
@@ -621,14 +632,20 @@ class Model:
                 wait = self._last_replan + p.max_replan_interval_s - env.now
                 yield self._dirty_ev | env.timeout(wait if wait > 0 else p.max_replan_interval_s)
                 self._dirty_ev = None
+                if not self._dirty:  # the periodic re-plan: every zone
+                    self._mark_dirty()
             gap = self._last_replan + p.min_replan_interval_s - env.now
             if gap > 0:
                 yield env.timeout(gap)
             self._do_replan(full=env.now - self._last_full >= p.full_replan_interval_s)
 
     def _do_replan(self, full: bool) -> None:
+        """Re-plan (fully, or with the fast path); with zones, a quick re-plan covers the zones
+        something happened in since their last one."""
         env = self.env
         self._dirty = False
+        zones = None if full or self.zoned is None else sorted(self._dirty_zones)
+        self._dirty_zones = set()
         self._last_replan = env.now
         if full:
             self._last_full = env.now
@@ -636,7 +653,10 @@ class Model:
             return
         self.rate_policy.mode = "full" if full else "insert"
         t0 = time.perf_counter()
-        if self._inbox:
+        if self.zoned is not None:
+            batch, self._inbox = self._inbox, []
+            decision = self.zoned.load(batch, int(env.now), zones=zones)
+        elif self._inbox:
             batch, self._inbox = self._inbox, []
             decision = self.dispatcher.load(batch, int(env.now))
         else:
@@ -667,14 +687,14 @@ class Model:
                     yield from self._charge(r, self._pick_dock(r), own=True)
                     continue
                 if r.on_board:  # should not happen: items without a committed drop-off
-                    self._mark_dirty()
+                    self._mark_dirty(self._robot_zone(r))
                 self._set_state(r, "idle")
                 target = self._staging_target(r) if sc.planner.staging and not r.on_board else None
                 if target is not None and target != r.loc:
                     yield from self._stage(r, target)
                     continue
                 if self.open_ids:
-                    self._mark_dirty()
+                    self._mark_dirty(self._robot_zone(r))
                 r.wake = env.event()
                 yield r.wake
                 r.wake = None
@@ -713,7 +733,7 @@ class Model:
                 self._handle(TaskDelivered(tid, r.id, now))
             self._report_battery(r)
             if not r.commit and not r.on_board:
-                self._mark_dirty()
+                self._mark_dirty(self._robot_zone(r))
 
     def _staging_target(self, r: RobotSim) -> str | None:
         """Where the idle robot ``r`` should wait (``scheduler.staging``): one point per building,
@@ -905,7 +925,7 @@ class Model:
         r.reported_battery = r.battery
         self._set_state(r, "idle")
         self._handle(RobotAvailable(self._robot_view(r), int(env.now)))
-        self._mark_dirty()
+        self._mark_dirty(self._robot_zone(r))
 
     # ---- faults -------------------------------------------------------------------------------
     def _failures(self, r: RobotSim) -> Any:
@@ -936,7 +956,7 @@ class Model:
         self._handle(RobotFault(r.id, int(env.now), "breakdown"))
         for tid in carried:
             env.process(self._recover(tid))
-        self._mark_dirty()
+        self._mark_dirty(self._robot_zone(r))
         yield env.timeout(repair)
         if r.repaired is not None and not r.repaired.triggered:
             r.repaired.succeed()
@@ -949,7 +969,7 @@ class Model:
         self._set_state(r, "idle")
         r.reported_battery = r.battery
         self._handle(RobotAvailable(self._robot_view(r), int(self.env.now)))
-        self._mark_dirty()
+        self._mark_dirty(self._robot_zone(r))
         if False:  # pragma: no cover  (a generator)
             yield
 

@@ -297,3 +297,21 @@ def test_a_robot_fault_raises_its_recovery_alert_and_frees_its_tasks() -> None:
     after = z.handle(RobotFault(rid, NOW + 120, "wheel"))
     assert [a.task_ids for a in after.alerts] == [("A",)]
     assert z.task_zone("A") is None and "A" not in z.tasks
+
+
+def test_a_quick_replan_can_cover_only_the_zones_that_changed() -> None:
+    """replan/load with ``zones`` re-plan those zones (plus any zone given new tasks) and speak for
+    their robots only; no zones named means every zone; an unknown zone is an error."""
+    z = zoned(fleet(30), per_zone=10)
+    first, second, third = z.zoning.ids
+    t = task("A", PHARMACY, station("T4"))
+    home = z.zone_for(t)
+    decision = z.load([t], NOW, zones=[first])
+    assert decision.scope == frozenset(z.members(first)) | frozenset(z.members(home))
+    assert z.task_zone("A") == home
+    only = z.replan(NOW + 60, zones=[second])
+    assert only.scope == frozenset(z.members(second))
+    assert z.replan(NOW + 90).scope is None
+    with pytest.raises(DispatchError, match="no such zone"):
+        z.replan(NOW + 120, zones=["Z9"])
+    assert {first, second, third} == set(z.zoning.ids)
