@@ -186,3 +186,19 @@ VITALS_OK = {
     "spo2": "98",
     "source": "staff",
 }
+
+
+@pytest.fixture
+def his(store: Store) -> dict[str, str]:
+    """Headers of the hospital information system's device token (FHIR intake)."""
+    token = store.issue_device_token("his-1", "his", actor="test")[0]
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+
+
+def send(app: Flask, his: dict[str, str], *resources: dict[str, Any]) -> None:
+    """Post ``resources`` to /fhir as one transaction; every entry must be accepted."""
+    from tests.fhir.conftest import transaction
+
+    r = app.test_client().post("/fhir/", json=transaction(*resources), headers=his)
+    assert r.status_code == 200, r.get_json()
+    assert all(e["response"]["status"].startswith("20") for e in r.get_json()["entry"]), r.get_json()

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from hospital_ops.domain import CheckInMethod, Patient
 from hospital_ops.store import Store
 from hospital_ops.store import orders as so
-from tests.fhir.conftest import NOW_S, appointment, patient, transaction
+from tests.fhir.conftest import NOW_S, appointment, patient
 from tests.kiosk.conftest import (
     KIOSK_ID,
     QUESTIONS_OK,
@@ -27,6 +27,7 @@ from tests.kiosk.conftest import (
     data_url,
     go,
     kctx,
+    send,
     start_visit,
 )
 
@@ -39,18 +40,6 @@ def campus_clock(app: Flask) -> None:
     """Kiosk and FHIR intake on the campus clock of the FHIR tests (2026-11-26 08:00 UTC)."""
     kctx(app).clock = lambda: float(NOW_S)
     app.extensions["hospital_ops"].clock = lambda: float(NOW_S)
-
-
-@pytest.fixture
-def his(store: Store) -> dict[str, str]:
-    token = store.issue_device_token("his-1", "his", actor="test")[0]
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
-
-
-def send(app: Flask, his: dict[str, str], *resources: dict[str, Any]) -> None:
-    r = app.test_client().post("/fhir/", json=transaction(*resources), headers=his)
-    assert r.status_code == 200, r.get_json()
-    assert all(e["response"]["status"].startswith("20") for e in r.get_json()["entry"]), r.get_json()
 
 
 def only_appointment(store: Store) -> so.AppointmentRecord:

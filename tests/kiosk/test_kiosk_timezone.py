@@ -21,8 +21,8 @@ from hospital_ops.config import Settings, hospital_zone
 from hospital_ops.domain import Patient
 from hospital_ops.store import NotFoundError, Store
 from hospital_ops.store import orders as so
-from tests.fhir.conftest import appointment, patient, transaction
-from tests.kiosk.conftest import check_in_by_id, kctx
+from tests.fhir.conftest import appointment, patient
+from tests.kiosk.conftest import check_in_by_id, kctx, send
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: 2026-11-27 01:30 in Shanghai = 2026-11-26 17:30 UTC (the UTC day is still the 26th).
@@ -39,18 +39,6 @@ def night_clock(app: Flask) -> None:
     """Kiosk and FHIR intake at 01:30 local time."""
     kctx(app).clock = lambda: float(NOW_S)
     app.extensions["hospital_ops"].clock = lambda: float(NOW_S)
-
-
-@pytest.fixture
-def his(store: Store) -> dict[str, str]:
-    token = store.issue_device_token("his-1", "his", actor="test")[0]
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
-
-
-def send(app: Flask, his: dict[str, str], *resources: dict[str, Any]) -> None:
-    r = app.test_client().post("/fhir/", json=transaction(*resources), headers=his)
-    assert r.status_code == 200, r.get_json()
-    assert all(e["response"]["status"].startswith("20") for e in r.get_json()["entry"]), r.get_json()
 
 
 def test_the_app_uses_the_campus_time_zone(app: Flask) -> None:
