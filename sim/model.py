@@ -127,6 +127,8 @@ class RunResult:
     #: Raw observations for distribution plots (turnaround minutes per priority, lift waits …).
     samples: dict[str, list[float]]
     perf: dict[str, float]
+    #: Dispatch zones (id → its buildings, in street order); empty with one dispatcher.
+    zones: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Model:
@@ -492,7 +494,9 @@ class Model:
     def _plan_zones(self) -> Any:
         """Dispatch zones sized by the robot time the day's requests will need in each tower (and
         the ED): trip plus hand-overs per request, STAT requests counted ``STAT_ZONE_WEIGHT`` times
-        (a STAT request needs a robot free nearby, not just robot time)."""
+        (a STAT request needs a robot free nearby, not just robot time). Sized once per scenario,
+        from replication 0's ward requests, so every replication has the same zones (as a
+        hospital sets its zones from past demand, not from the day to come)."""
         from scheduler.zones import ZONED_KINDS, plan_zones
 
         sc, site = self.sc, self.site
@@ -507,7 +511,8 @@ class Model:
                 weight = STAT_ZONE_WEIGHT if priority is Priority.STAT else 1.0
                 work[zoned[0]] = work.get(zoned[0], 0.0) + n * weight * (site.travel_s(pickup, dropoff) + service)
 
-        for req in self._requests:
+        history = self._requests if self.rep == 0 else ward_requests(sc, site, Streams(sc.seed, 0))
+        for req in history:
             add(req.pickup, req.dropoff, req.priority, 1.0)
         # the ED's requests come from its patients as they reach a bay: their expected number
         ed = sc.demand.ed
@@ -1017,6 +1022,15 @@ class Model:
             ok = sum(1 for rec in due if rec.delivered_s is not None and rec.delivered_s <= rec.promised_s)
             k[f"on_time_pct_{p.value}"] = 100.0 * ok / len(due) if due else nan
         k["stat_on_time_pct"] = k["on_time_pct_stat"]
+        if self.zoning is not None:  # per dispatch zone: which tower group is short of robots
+            for zone in self.zoning.zones:
+                mine = [rec for rec in measured if rec.zone == zone.id]
+                k[f"zone_{zone.id}_robots"] = float(len(zone.robots))
+                k[f"zone_{zone.id}_requests_per_day"] = len(mine) / days
+                for p in (Priority.STAT, Priority.URGENT):
+                    due = [rec for rec in mine if rec.task.priority is p and rec.promised_s <= self.end]
+                    ok = sum(1 for rec in due if rec.delivered_s is not None and rec.delivered_s <= rec.promised_s)
+                    k[f"zone_{zone.id}_on_time_pct_{p.value}"] = 100.0 * ok / len(due) if due else nan
         k["backlog_tasks_end"] = float(len(self.open_ids))
         undelivered = sum(1 for rec in self.tasks.values() if rec.state != "delivered")
         k["undelivered_end"] = float(undelivered)
@@ -1114,8 +1128,9 @@ class Model:
             "tasks": float(len(self.tasks)),
             "simulated_h": self.end / 3600.0,
         }
+        zones = {z.id: list(z.buildings) for z in self.zoning.zones} if self.zoning is not None else {}
         return RunResult(
-            sc.name, self.rep, self.policy.name if self.policy is not None else "-", k, series, samples, perf
+            sc.name, self.rep, self.policy.name if self.policy is not None else "-", k, series, samples, perf, zones
         )
 
 

@@ -52,6 +52,30 @@ def test_run_writes_report_and_results(tiny_file: Path, tmp_path: Path) -> None:
         assert (out / png).stat().st_size > 1000 and png in html
 
 
+def test_a_zoned_run_reports_each_zone(tiny: Scenario, tmp_path: Path) -> None:
+    """With dispatch zones, report.html has a row per zone (buildings, robots, STAT and urgent on
+    time) and results.json names each zone's buildings; the zones' figures are not repeated
+    among the key figures."""
+    path = tmp_path / "zoned.yaml"
+    data = tiny.replace(**{"planner.robots_per_zone": 7}).model_dump(mode="json", exclude={"base_dir"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "rep"
+    res = runner.invoke(
+        app, ["run", "--scenario", str(path), "--replications", "2", "--workers", "1", "--report", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    zones = results["zones"]
+    assert len(zones) >= 2 and all(b for b in zones.values())
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Dispatch zones</h2>" in page
+    key_figures = page.split("<h2>Key figures</h2>")[1].split("<h2>Dispatch zones</h2>")[0]
+    assert "zone_" not in key_figures
+    for zone, buildings in zones.items():
+        assert f"<td>{zone}</td><td>{', '.join(buildings)}</td>" in page
+        assert f"zone_{zone}_on_time_pct_stat" in results["kpis"]
+
+
 def test_compare_reports_paired_differences(tiny_file: Path, tmp_path: Path) -> None:
     """`sim compare` runs both policies on the same replications and reports their paired differences."""
     out = tmp_path / "cmp"

@@ -175,6 +175,14 @@ def test_dispatch_zones_keep_each_task_on_its_zones_robots(tiny: Scenario) -> No
         assert all(m.robots[rid].home_dock in zone.docks for rid in m.zoned.members(zone.id))
     assert sorted(r for z in m.zoning.ids for r in m.zoned.members(z)) == sorted(m.robots)
     assert r.kpis["capacity_violations"] == 0 and r.kpis["stat_on_time_pct"] > 50
+    assert r.zones == {z.id: list(z.buildings) for z in m.zoning.zones}
+    for zone in m.zoning.zones:  # per-zone figures add up to the whole
+        assert r.kpis[f"zone_{zone.id}_robots"] == len(zone.robots)
+    total = sum(r.kpis[f"zone_{z}_requests_per_day"] for z in m.zoning.ids)
+    assert total == pytest.approx(r.kpis["requests_per_day"])
+    other = Model(zoned, 1)
+    other.run()
+    assert other.zoning.zones == m.zoning.zones  # zones are the scenario's, not the replication's
 
 
 def test_zoned_runs_are_identical_across_processes(tiny: Scenario, tmp_path) -> None:
