@@ -325,7 +325,7 @@ def kiosk_waits(ctx: OpsContext, now: int) -> dict[str, Any]:
 
 def day_series(ctx: OpsContext, now: int) -> dict[str, Any]:
     """Today's charts: requests per hour by priority, deliveries and on-time deliveries per hour
-    (on time: delivered in a whole second at or before the deadline)."""
+    (on time: delivered at or before the deadline to the microsecond, as on the STAT tile)."""
     day0 = start_of_day_s(now)
     hours = max(1, min(24, (now - day0) // 3600 + 1))
     requested = {p.value: [0] * hours for p in Priority}

@@ -9,7 +9,13 @@ sub-second part of the bookkeeping times:
 
 - ``floor_epoch(col)``: whole seconds of a ``*_at`` column, i.e. ``int(dt.timestamp())``;
 - ``has_fraction(col)``: the column is not on a whole second, so
-  ``dt.timestamp() <= s`` (``s`` an integer) is ``floor_epoch(col) + has_fraction(col) <= s``.
+  ``dt.timestamp() <= s`` (``s`` an integer) is ``floor_epoch(col) + has_fraction(col) <= s``
+  (``at_or_before``).
+
+One "on time" rule for every KPI: a delivery is on time when it was made at or before its
+deadline to the microsecond (``updated_at <= deadline_s``, ``on_time``): the tile
+(``delivery_counts``) and the day's chart (``hourly_queries``) count the same deliveries, half a
+second late is late in both. Only the *hour* a delivery is charted in uses whole seconds.
 
 On SQLite a ``*_at`` value is the text ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's storage
 format); its whole-second part is converted by ``strftime('%s', ...)`` on the first 19
@@ -18,7 +24,8 @@ become the next second). On PostgreSQL ``date_trunc('second', ...)`` is exact.
 
 Every query that reads tasks is bounded by an indexed column (``status`` through
 ``ix_tasks_status_deadline``, or ``updated_at`` through ``ix_tasks_updated_at``), so its cost
-follows the open tasks or the day's changes, not the whole history.
+follows the open tasks or the day's changes, not the whole history. The kiosk tile reads
+check-ins through ``ix_check_ins_at_s`` (its 4-hour window of ``at_s``).
 """
 
 from __future__ import annotations
@@ -64,8 +71,8 @@ class HourlyTaskCounts:
     """One day's tasks by hour since ``day0_s`` (hour = whole seconds since day0 // 3600).
 
     ``requested[(priority, hour)]``: tasks created in that hour; ``delivered[hour]`` /
-    ``on_time[hour]``: tasks delivered in that hour / with ``int(delivered time) <= deadline_s``.
-    Hours with nothing are absent.
+    ``on_time[hour]``: tasks delivered in that hour / of those, delivered at or before
+    ``deadline_s`` to the microsecond (the rule of ``DeliveryCounts``). Hours with nothing are absent.
     """
 
     requested: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -104,6 +111,18 @@ def has_fraction(column: Any, dialect: str) -> ColumnElement[int]:
     return case((frac, 1), else_=0)
 
 
+def at_or_before(column: Any, seconds: Any, dialect: str) -> ColumnElement[bool]:
+    """``column.timestamp() <= seconds`` to the microsecond, for a ``UTCDateTime`` column and
+    integer seconds (a column or a value): ``floor_epoch + has_fraction <= seconds``."""
+    return floor_epoch(column, dialect) + has_fraction(column, dialect) <= seconds
+
+
+def on_time(dialect: str) -> ColumnElement[bool]:
+    """A delivered task was on time: delivered (``updated_at``) at or before ``deadline_s``, to the
+    microsecond (0.5 s after the deadline is late). The one rule of the tile and the chart."""
+    return at_or_before(TaskRow.updated_at, TaskRow.deadline_s, dialect)
+
+
 def unindexed(column: Any, dialect: str) -> Any:
     """``column`` as an expression no index serves, on SQLite.
 
@@ -140,10 +159,9 @@ def open_task_counts(rows: Any) -> OpenTaskCounts:
 def delivery_counts_query(
     dialect: str, since: datetime, until: datetime | None, priorities: list[str] | None
 ) -> Select:
-    """Tasks DELIVERED with ``since <= updated_at`` (``< until``); on time: ``updated_at <= deadline_s``."""
+    """Tasks DELIVERED with ``since <= updated_at`` (``< until``); of those, ``on_time``."""
     done = TaskRow.updated_at
-    on_time = floor_epoch(done, dialect) + has_fraction(done, dialect) <= TaskRow.deadline_s
-    query = select(func.count(), func.sum(case((on_time, 1), else_=0))).where(
+    query = select(func.count(), func.sum(case((on_time(dialect), 1), else_=0))).where(
         unindexed(TaskRow.status, dialect) == TaskStatus.DELIVERED.value, done >= since
     )
     if until is not None:
@@ -174,8 +192,8 @@ def overdue_query(now_s: int, limit: int) -> Select:
 
 
 def hourly_queries(dialect: str, day0_s: int, now_s: int) -> tuple[Select, Select]:
-    """(requested by priority and hour, delivered and on time by hour) for tasks changed since
-    day0 whose creation / delivery is in [day0_s, now_s] (whole seconds)."""
+    """(requested by priority and hour, delivered and ``on_time`` by hour) for tasks changed
+    since day0 whose creation / delivery is in [day0_s, now_s] (whole seconds)."""
     day0, end = utc(day0_s), utc(now_s + 1)  # int(t) <= now_s  <=>  t < now_s + 1
     created, done = TaskRow.created_at, TaskRow.updated_at
     created_hour = ((floor_epoch(created, dialect) - _int(day0_s)) // 3600).label("hour")
@@ -188,7 +206,7 @@ def hourly_queries(dialect: str, day0_s: int, now_s: int) -> tuple[Select, Selec
     done_s = floor_epoch(done, dialect)
     done_hour = ((done_s - _int(day0_s)) // 3600).label("hour")
     delivered = (
-        select(done_hour, func.count(), func.sum(case((done_s <= TaskRow.deadline_s, 1), else_=0)))
+        select(done_hour, func.count(), func.sum(case((on_time(dialect), 1), else_=0)))
         .where(unindexed(TaskRow.status, dialect) == TaskStatus.DELIVERED.value, done >= day0, done < end)
         .group_by(done_hour)
     )
@@ -226,6 +244,8 @@ def red_flag_query(dialect: str, since: datetime, limit: int, newest: int | None
 
 
 def kiosk_wait_query(since_s: int, until_s: int, triage_newest: int | None) -> Select:
+    """Check-ins with ``since_s <= at_s <= until_s`` (a range of ``ix_check_ins_at_s``: reads
+    the window's check-ins, not the whole history) and those without a triage result."""
     triaged = exists().where(TriageRow.check_in_id == CheckInRow.id, newest_triage(triage_newest))
     recent = (
         select(CheckInRow.at_s, case((triaged, 0), else_=1).label("waiting"))

@@ -232,7 +232,10 @@ class ConsentRow(Base):
 
 class CheckInRow(Base):
     __tablename__ = "check_ins"
-    __table_args__ = (CheckConstraint(_in("method", CheckInMethod), name="method"),)
+    __table_args__ = (
+        CheckConstraint(_in("method", CheckInMethod), name="method"),
+        Index("ix_check_ins_at_s", "at_s"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.id"), index=True)

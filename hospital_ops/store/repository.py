@@ -562,8 +562,9 @@ class Store:
             return [self._task_record(row) for row in s.scalars(aggregates.overdue_query(now_s, limit))]
 
     def hourly_task_counts(self, *, day0_s: int, now_s: int) -> aggregates.HourlyTaskCounts:
-        """Tasks requested (by priority) and delivered (and on time, in whole seconds) per hour
-        since ``day0_s``, up to ``now_s``."""
+        """Tasks requested (by priority) and delivered per hour since ``day0_s``, up to ``now_s``,
+        and of those delivered, how many at or before their deadline to the microsecond (the
+        rule of ``delivery_counts``)."""
         requested, delivered = aggregates.hourly_queries(self.dialect, day0_s, now_s)
         out = aggregates.HourlyTaskCounts()
         with self._read() as s:
@@ -607,7 +608,7 @@ class Store:
     ) -> aggregates.KioskWaitStats:
         """Check-ins with ``since_s <= at_s <= until_s`` and those with no triage result yet
         (among the ``triage_newest`` by id; None = any): their count, total and longest wait
-        until ``until_s``."""
+        until ``until_s``. Reads the window's check-ins through ``ix_check_ins_at_s``."""
         query = aggregates.kiosk_wait_query(since_s, until_s, _positive(triage_newest, "triage_newest"))
         with self._read() as s:
             return aggregates.kiosk_wait_stats(s.execute(query).one())

@@ -18,6 +18,7 @@ from kpi_seed import at, check_in_row, clear, insert, patient_row, task_row, tri
 from hospital_ops.campus import default_campus
 from hospital_ops.domain import Priority, TaskStatus
 from hospital_ops.store import Store, db_upgrade
+from hospital_ops.store.aggregates import utc
 from ops_dashboard.services import OpsContext, kpis, start_of_day_s
 
 #: The campus clock of these tests: 14:30 on a Monday.
@@ -119,8 +120,38 @@ def test_known_mix_same_as_row_by_row_and_as_counted_by_hand(store: Store) -> No
     today = new["today"]
     assert today["requested"]["stat"][0] == 4 and sum(today["requested"]["stat"]) == 6  # D1 D2 D3 D6; A1 A2
     assert today["delivered"][0] == 1 and today["on_time"][0] == 1  # D8 at midnight
-    assert today["delivered"][1] == 3 and today["on_time"][1] == 3  # the chart counts whole seconds: D3 on time
+    assert today["delivered"][1] == 3 and today["on_time"][1] == 2  # the tile's rule: D3 late, D2 on time
     assert today["delivered"][2] == 1 and today["on_time"][2] == 0  # D5
+
+
+def deadline_pair(store: Store) -> None:
+    """Two STAT deliveries in the 01:00 hour: E1 exactly at its deadline, E2 half a second after."""
+    d = DAY0 + 3600
+    insert(
+        store,
+        tasks=[
+            task_row("E1", priority="stat", status="delivered", created_at=at(d), updated_at=at(d + 600),
+                     deadline_s=d + 600, robot_id="R1"),
+            task_row("E2", priority="stat", status="delivered", created_at=at(d), updated_at=at(d + 900.5),
+                     deadline_s=d + 900, robot_id="R1"),
+        ],
+    )  # fmt: skip
+
+
+def check_deadline_pair(store: Store) -> None:
+    new, old = both(store)
+    assert new == old
+    for k in (new, old):  # the tile and the chart, both ways: E1 on time, E2 late
+        assert k["stat_on_time_today"] == {"delivered": 2, "on_time": 1, "pct": 50.0}
+        assert k["today"]["delivered"][1] == 2 and k["today"]["on_time"][1] == 1
+        assert sum(k["today"]["on_time"]) == k["stat_on_time_today"]["on_time"]
+
+
+def test_half_second_late_is_late_on_the_tile_and_on_the_chart(store: Store) -> None:
+    """One "on time" rule: a delivery exactly at its deadline is on time and one half a second
+    after it is late, on the STAT tile and in the day chart, aggregate and row by row (SQLite)."""
+    deadline_pair(store)
+    check_deadline_pair(store)
 
 
 def test_empty_store_same_as_row_by_row(store: Store) -> None:
@@ -214,13 +245,18 @@ def check_random_store(store: Store, rows: dict[str, list[dict[str, Any]]], now:
     insert(store, **rows)
     new, old = both(store, now)
     assert new == old
+    # the chart's on-time deliveries are the tile's rule applied to the chart's window
+    day0 = start_of_day_s(now)
+    tile = store.delivery_counts(since=utc(day0), until=utc(now + 1))
+    assert (sum(new["today"]["delivered"]), sum(new["today"]["on_time"])) == (tile.delivered, tile.on_time)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=stores(), now=st.sampled_from([NOW, DAY0, DAY0 + 1, NOW + 1]))
 def test_random_stores_same_as_row_by_row_sqlite(store: Store, rows: dict[str, list[dict[str, Any]]], now: int) -> None:
     """Random tasks (every status and priority, times on and around whole seconds, midnight and
-    the deadlines), check-ins and triage results give the same KPIs both ways on SQLite."""
+    the deadlines), check-ins and triage results give the same KPIs both ways on SQLite, and the
+    chart counts on time as the tile does (``delivery_counts`` over the chart's window)."""
     check_random_store(store, rows, now)
 
 
@@ -246,12 +282,21 @@ def test_known_mix_same_as_row_by_row_postgresql(pg_store: Store) -> None:
 
 
 @pytest.mark.postgres
+def test_half_second_late_is_late_on_the_tile_and_on_the_chart_postgresql(pg_store: Store) -> None:
+    """On PostgreSQL too: exactly at the deadline is on time, half a second after it is late, on
+    the tile and in the chart."""
+    clear(pg_store)
+    deadline_pair(pg_store)
+    check_deadline_pair(pg_store)
+
+
+@pytest.mark.postgres
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=stores(), now=st.sampled_from([NOW, DAY0, DAY0 + 1]))
 def test_random_stores_same_as_row_by_row_postgresql(
     pg_store: Store, rows: dict[str, list[dict[str, Any]]], now: int
 ) -> None:
-    """Random stores give the same KPIs both ways on PostgreSQL."""
+    """Random stores give the same KPIs both ways on PostgreSQL (and the chart's rule is the tile's)."""
     check_random_store(pg_store, rows, now)
 
 
