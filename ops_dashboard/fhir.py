@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from hospital_ops import __version__
 from hospital_ops.fhir import mapping as fm
@@ -51,6 +52,18 @@ def _load_tables(state: BlueprintSetupState) -> None:
     with a message naming the file, the entry and the reason."""
     ctx: OpsContext = state.app.extensions["hospital_ops"]
     state.app.extensions["hospital_ops_fhir"] = load_tables(os.environ.get(TABLES_ENV) or None, campus=ctx.campus)
+
+
+class _AnyPath(PathConverter):
+    """``path`` that also takes line breaks (``%0A``), which ``path`` does not: the catch-all must
+    answer every path under /fhir with an OperationOutcome, not the app's HTML 404/405 page."""
+
+    regex = r"[^/][\s\S]*?"
+
+
+@bp.record_once
+def _converters(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["fhir_path"] = _AnyPath
 
 
 def ctx() -> OpsContext:
@@ -134,8 +147,18 @@ def _unexpected(exc: Exception) -> Response:
     return fail(500, "internal error; it has been logged", code="exception")
 
 
+def _json() -> Any:
+    """The request body as JSON (None if it is not JSON), whatever its Content-Type."""
+    try:
+        return request.get_json(force=True, silent=True)
+    except RecursionError:  # nested too deeply for the JSON decoder: not a ValueError, not silenced
+        raise FhirInputError(
+            Issue("", f"the JSON is nested too deeply (at most {fm.MAX_DEPTH} levels)", "structure"), 400
+        ) from None
+
+
 def _body() -> Any:
-    data = request.get_json(force=True, silent=True)
+    data = _json()
     if data is None:
         raise FhirInputError(Issue("", "the body must be a FHIR resource in JSON", "structure"), 400)
     return data
@@ -679,7 +702,7 @@ def search_encounters() -> Response:
 
 def _arrive_params() -> tuple[str | None, int | None]:
     """(patient id, now) from a JSON body {"patient_id": ...} or a Parameters resource."""
-    data = request.get_json(force=True, silent=True) or {}
+    data = _json() or {}
     if not isinstance(data, dict):
         raise FhirInputError(Issue("", "the body must be a JSON object or a Parameters resource", "structure"), 400)
     patient_id = data.get("patient_id")
@@ -735,7 +758,7 @@ def arrive_patient() -> Response:
     return fhir_response(_arrival_json(arrival))
 
 
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<fhir_path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @fhir_roles("fhir.read", token_for_writes=False)
 def not_supported(rest: str) -> Response:
     """Anything else under /fhir: an OperationOutcome, not an HTML page."""

@@ -27,6 +27,13 @@ DELIVERED the plan did not expect (a lost robot, a task planned for another robo
 other robots' legs that would still pick that task up and rebuilds the dispatcher from the store
 and the robots' states, so the task is planned on the robot that holds it.
 
+Why a leg ended (:class:`LegEnd`, judged by :func:`leg_end`). Only a leg the robot could not
+finish (no hand-over, lift, drawer locked out, battery...) counts against the tasks it left
+unfinished; a task is failed after ``max_leg_failures`` of those (or at once when its drawer
+locked out). A leg cancelled -- by the core because one of its tasks was cancelled (staff through
+the store, or CancelTask), or reported cancelled by the robot -- and a revoked leg are nobody's
+failure, nor is a leg refused at its start: their other tasks go back to the pool uncounted.
+
 Idempotency. Custody events are replayed to a restarted consumer (transient-local): each is
 written once (key: robot, task, kind, campus second, drawer; seeded from the store at start), a
 status moves only forward, and dispatcher events that no longer apply are ignored.
@@ -42,6 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -141,6 +149,49 @@ class LegReport:
     delivered: tuple[str, ...] = ()
 
 
+class LegEnd(Enum):
+    """Why a leg ended, as the core judges it (:func:`leg_end`); only FAILED counts against its tasks."""
+
+    #: Every stop done.
+    DONE = "done"
+    #: The robot could not finish it (no hand-over, lift, drawer locked out, battery empty...).
+    FAILED = "failed"
+    #: Refused at the start (goal rejected, robot busy, bad stops): our bookkeeping was behind the robot.
+    REFUSED = "refused"
+    #: Cancelled: the core asked (one of its tasks was cancelled), or the robot reports it cancelled.
+    CANCELLED = "cancelled"
+    #: Revoked: taken out of the plan by the core (its robot declared lost, a task taken by another robot).
+    REVOKED = "revoked"
+
+    @property
+    def counts_as_failure(self) -> bool:
+        """Does this end count against the tasks the leg left unfinished (``max_leg_failures``)?"""
+        return self is LegEnd.FAILED
+
+
+#: Reasons of a leg refused at its start (robots.driver_core.LegRejected, a goal the robot rejected).
+_REFUSED_PREFIXES = ("stops", "robot ", "goal rejected", "leg_id")
+
+
+def leg_end(report: LegReport, *, cancel_asked: bool = False, revoked: bool = False) -> LegEnd:
+    """Why the leg of ``report`` ended: ``revoked`` (the core took it out of the plan) first, then the
+    robot's own word (DONE, CANCELLED), a refusal at the start, then ``cancel_asked`` (the core asked
+    to cancel it: a robot that reports a cancelled goal as failed, or whose leg failed in the moment
+    before the cancel arrived, still ended it because of the cancel), and only then FAILED."""
+    if revoked:
+        return LegEnd.REVOKED
+    match report.outcome:
+        case LegOutcome.DONE:
+            return LegEnd.DONE
+        case LegOutcome.CANCELLED:
+            return LegEnd.CANCELLED
+    if report.reason.startswith(_REFUSED_PREFIXES):
+        return LegEnd.REFUSED
+    if cancel_asked:
+        return LegEnd.CANCELLED
+    return LegEnd.FAILED
+
+
 @dataclass
 class _Leg:
     leg_id: str
@@ -194,7 +245,8 @@ class SchedulerConfig:
     min_battery_pct: float = 20.0
     #: Feed a robot's state to the dispatcher at most this often (real seconds) unless its mode changes.
     state_period_s: float = 5.0
-    #: Legs of a task that may fail (hand-over timeout, lift...) before the task is failed.
+    #: Legs of a task that may fail (hand-over timeout, lift...) before the task is failed; legs
+    #: cancelled or revoked do not count (see :class:`LegEnd`).
     max_leg_failures: int = 3
     #: Look-back of the store poll (concurrent writers commit a little out of timestamp order).
     poll_lookback_s: float = 5.0
@@ -317,6 +369,8 @@ class SchedulerCore:
         #: Revoked legs seen over (a robot that accepts the goal after its cancel could start it yet).
         self._revoked_over: dict[str, _Revoked] = {}
         self._sent: dict[str, tuple[Stop, ...]] = {}
+        #: Leg id → why the core asked to cancel that leg (still in flight, not revoked).
+        self._cancel_asked: dict[str, str] = {}
         #: Legs known to have ended (results, or seen ending): a stale state showing one is not "busy".
         self._ended: set[str] = set()
         self._seen_custody: set[tuple[str, str, str, int, int]] = set()
@@ -350,6 +404,10 @@ class SchedulerCore:
     def revoked(self) -> dict[str, str]:
         """Leg id → robot id of the legs cancelled and taken out of the plan, not yet seen ending."""
         return {leg_id: rv.robot_id for leg_id, rv in self._revoked.items()}
+
+    def leg_failures(self) -> dict[str, int]:
+        """Task id → legs that failed with it unfinished (cancelled and revoked legs not counted)."""
+        return {tid: n for tid, n in self._failures.items() if n}
 
     def now_s(self) -> int:
         return int(self._clock())
@@ -487,6 +545,7 @@ class SchedulerCore:
         elif leg is not None and leg.adopted and leg.seen_running and snap.leg_id != leg.leg_id:
             del self._inflight[rid]
             self._ended.add(leg.leg_id)
+            self._cancel_asked.pop(leg.leg_id, None)
             return out.extend(self._adopted_leg_ended(rid, leg, snap))
         if rid not in self._disp.robots:
             return out.extend(self.rebuild(f"new robot {rid}"))
@@ -494,7 +553,8 @@ class SchedulerCore:
         mode_now = snap.mode
         last_t, last_mode = self._fed.get(rid, (-1e18, known.mode))
         if mode_now is RobotMode.FAULT and known.mode is not RobotMode.FAULT:
-            self._inflight.pop(rid, None)
+            if (faulted := self._inflight.pop(rid, None)) is not None:
+                self._cancel_asked.pop(faulted.leg_id, None)
             self._fed[rid] = (self._wall(), mode_now)
             return out.extend(self._handle(RobotFault(rid, self.now_s(), "robot reports fault")))
         if known.mode in (RobotMode.FAULT, RobotMode.LOST, RobotMode.CHARGING) and mode_now is RobotMode.IDLE:
@@ -566,7 +626,8 @@ class SchedulerCore:
         out = Outcome()
         leg = self._inflight.get(report.robot_id)
         if report.leg_id in self._revoked:
-            # a revoked leg ended (its hand-overs came as custody events): the robot is free again
+            # a revoked leg ended (its hand-overs came as custody events): the robot is free again;
+            # whatever the robot says, that is nobody's failure (LegEnd.REVOKED)
             self._forget_revoked(report.leg_id)
             out.notes.append(f"revoked leg {report.leg_id} of {report.robot_id} ended: {report.outcome.name.lower()}")
             return out.extend(self._dispatch())
@@ -574,7 +635,9 @@ class SchedulerCore:
             return out  # already handled (adopted leg seen ending in the robot state)
         del self._inflight[report.robot_id]
         self._ended.add(report.leg_id)
-        if report.outcome is LegOutcome.DONE:
+        asked = self._cancel_asked.pop(report.leg_id, None)
+        end = leg_end(report, cancel_asked=asked is not None)
+        if end is LegEnd.DONE:
             if self._disp is not None and not leg.adopted:
                 now = self.now_s()
                 for tid in report.loaded:
@@ -582,9 +645,17 @@ class SchedulerCore:
                 for tid in report.delivered:
                     out.extend(self._handle(TaskDelivered(tid, report.robot_id, now), quiet=True))
             return out.extend(self._dispatch())
-        out.notes.append(f"leg {report.leg_id} of {report.robot_id} {report.outcome.name.lower()}: {report.reason}")
-        self._leg_failed(leg, report.reason, set(report.loaded), set(report.delivered), out)
-        return out.extend(self.rebuild(f"leg of {report.robot_id} {report.outcome.name.lower()}"))
+        said = report.outcome.name.lower()
+        if end is LegEnd.FAILED:
+            out.notes.append(f"leg {report.leg_id} of {report.robot_id} failed: {report.reason}")
+        else:
+            why = f"; cancel asked: {asked}" if asked is not None else ""
+            out.notes.append(
+                f"leg {report.leg_id} of {report.robot_id} {end.value} (robot: {said} {report.reason}{why});"
+                " its tasks go back to the pool, no failure counted"
+            )
+        self._leg_failed(leg, end, report, out)
+        return out.extend(self.rebuild(f"leg of {report.robot_id} {end.value}"))
 
     def on_robot_lost(self, robot_id: str) -> Outcome:
         out = Outcome()
@@ -684,6 +755,7 @@ class SchedulerCore:
         if self._inflight.get(rid) is leg:
             del self._inflight[rid]
         self._sent.pop(rid, None)
+        self._cancel_asked.pop(leg.leg_id, None)  # its end is REVOKED now
         self._revoked[leg.leg_id] = _Revoked(rid, leg, why, self.now_s(), self._wall())
         out.cancels.append((rid, leg.leg_id))
         out.notes.append(f"leg {leg.leg_id} of {rid} revoked ({why}): cancelling it")
@@ -750,6 +822,8 @@ class SchedulerCore:
         out = Outcome()
         for rid, leg in self._inflight.items():
             if task_id in leg.tasks(StopKind.PICKUP):
+                # its other tasks are not at fault: the leg's end will be LegEnd.CANCELLED
+                self._cancel_asked.setdefault(leg.leg_id, f"task {task_id} {why}")
                 out.cancels.append((rid, leg.leg_id))
         if self._disp is None or task_id not in self._disp.tasks:
             return out
@@ -768,21 +842,28 @@ class SchedulerCore:
         except (IllegalTransitionError, NotFoundError) as exc:
             out.notes.append(f"task {task_id}: could not mark failed: {exc}")
 
-    def _leg_failed(self, leg: _Leg, reason: str, loaded: set[str], delivered: set[str], out: Outcome) -> None:
-        """Count the failure against every task the leg did not finish; fail those that failed too often
-        (and at once a task whose drawer locked out: a supervisor must see to it)."""
-        locked = "locked out" in reason
-        if reason.startswith(("stops", "robot ", "goal rejected", "leg_id")):
-            return  # refused at the start (our bookkeeping was behind the robot): not the task's fault
+    def _leg_failed(self, leg: _Leg, end: LegEnd, report: LegReport, out: Outcome) -> None:
+        """A leg ended otherwise than done. Only a FAILED end counts against every task the leg did not
+        finish; those that failed too often are failed. A task whose drawer locked out is failed at
+        once whatever the end (a supervisor must see to the drawer, even on a leg being cancelled)."""
+        reason = report.reason
+        locked = report.outcome is LegOutcome.FAILED and "locked out" in reason
+        if not (end.counts_as_failure or locked):
+            return  # cancelled, revoked or refused at the start: not the tasks' fault
+        loaded, delivered = set(report.loaded), set(report.delivered)
         for kind, tid in leg.stops:
             if kind is StopKind.CHARGE or tid in delivered or (kind is StopKind.PICKUP and tid in loaded):
                 continue
-            self._failures[tid] += 1
+            if end.counts_as_failure:
+                self._failures[tid] += 1
+            lock_out = locked and f"task {tid}" in reason
+            if not lock_out and self._failures[tid] < self.config.max_leg_failures:
+                continue
             current = self._known.get(tid)
-            if (locked and f"task {tid}" in reason) or self._failures[tid] >= self.config.max_leg_failures:
-                if current is not None and current.terminal:
-                    continue
-                self._fail(tid, f"leg failed {self._failures[tid]} time(s): {reason}"[:900], out)
+            if current is not None and current.terminal:
+                continue
+            what = f"leg failed {self._failures[tid]} time(s)" if end.counts_as_failure else f"leg {end.value}"
+            self._fail(tid, f"{what}: {reason}"[:900], out)
 
     def _adopted_leg_ended(self, rid: str, leg: _Leg, snap: RobotSnapshot) -> Outcome:
         """An adopted leg ended (seen in the robot's state): rebuild if it did not go as planned."""

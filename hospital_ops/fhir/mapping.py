@@ -177,6 +177,63 @@ def _path(root: str, loc: Sequence[Any]) -> str:
 
 # ---- parsing ---------------------------------------------------------------------------------
 
+#: Deepest JSON nesting accepted (objects and arrays; real FHIR resources stay well under 30).
+#: Deeper input would exhaust the validators' recursion (a 500) long before it meant anything.
+MAX_DEPTH = 64
+
+
+def _known_type(name: str) -> bool:
+    try:
+        get_fhir_model_class(name)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _drop_nulls(value: Any) -> Any:
+    """``value`` without null-valued elements (FHIR JSON has none). The models take ``"class": null``
+    for a required element, but the JSON we store and answer leaves it out and no longer validates:
+    the order was committed, then its answer failed (a 422 for a stored order)."""
+    if isinstance(value, Mapping):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _check_json(data: Any, root: str) -> None:
+    """Refuse, before model validation, what the models or the store cannot take, naming the element:
+    nesting deeper than :data:`MAX_DEPTH` (400), NUL characters (PostgreSQL text and JSONB cannot
+    hold them) and nested ``resourceType`` s that are no FHIR type name (the models' lookup of a
+    contained or entry resource raises a bare KeyError or TypeError for those)."""
+    issues: list[Issue] = []
+    stack: list[tuple[Any, str, int]] = [(data, root, 0)]
+    while stack and len(issues) < 20:
+        node, path, depth = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                issues.append(Issue(path, "contains a NUL character (\\u0000)", "value"))
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= MAX_DEPTH:
+            raise FhirInputError(Issue(path, f"nested deeper than {MAX_DEPTH} levels", "structure"), 400)
+        if isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in reversed(list(enumerate(node))))
+            continue
+        for raw_key, value in reversed(list(node.items())):
+            key = str(raw_key)
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                issues.append(Issue(path, "an element name contains a NUL character (\\u0000)", "structure"))
+                continue
+            if key == "resourceType" and depth > 0 and not (isinstance(value, str) and _known_type(value)):
+                issues.append(Issue(where, f"{value!r:.80} is not a FHIR R4 resource type", "value"))
+                continue
+            stack.append((value, where, depth + 1))
+    if issues:
+        raise FhirInputError(issues)
+
 
 def parse_resource(data: Any, *, allowed: Iterable[str] | None = None, root: str | None = None) -> FHIRResourceModel:
     """Validate JSON through the ``fhir.resources`` R4B model of its ``resourceType``.
@@ -190,6 +247,7 @@ def parse_resource(data: Any, *, allowed: Iterable[str] | None = None, root: str
     where = root or (rt if isinstance(rt, str) else "")
     if not isinstance(rt, str) or not rt:
         raise FhirInputError(Issue(f"{where}.resourceType" if root else "resourceType", "missing", "required"), 400)
+    _check_json(data, where)
     allowed_set = tuple(allowed) if allowed is not None else None
     if allowed_set is not None and rt not in allowed_set:
         raise FhirInputError(
@@ -208,7 +266,7 @@ def parse_resource(data: Any, *, allowed: Iterable[str] | None = None, root: str
             )
         ) from None
     try:
-        return cast(FHIRResourceModel, cls.model_validate(dict(data)))
+        return cast(FHIRResourceModel, cls.model_validate(_drop_nulls(data)))
     except ValidationError as exc:
         issues = []
         for err in exc.errors():
@@ -458,6 +516,17 @@ def _ward(resource: Any, rt: str, ctx: _Context, tables: MappingTables) -> str:
     raise FhirInputError(Issue(where, f"location {code!r} is not a ward in locations.yaml", "code-invalid"))
 
 
+#: Campus-clock seconds of 0001-01-02 and 9999-12-30 UTC: a delivery window outside cannot be
+#: written as FHIR instants (its Task, and every Task search listing it, failed with a 500).
+_FIRST_S = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
+_LAST_S = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp())
+
+
+def _check_window(earliest_s: int, deadline_s: int, path: str) -> None:
+    if not _FIRST_S <= earliest_s <= deadline_s <= _LAST_S:
+        raise FhirInputError(Issue(path, "puts the delivery outside the years 1-9999 (UTC)", "value"))
+
+
 def _priority(value: Any, rt: str, tables: MappingTables) -> Priority:
     if value is None:
         return tables.priorities["routine"]
@@ -579,6 +648,7 @@ def medication_request_intake(
         )
     ordered = to_seconds(model.authoredOn) or now_s
     level = tables.medication[priority]
+    _check_window(ordered + level.dispense_s, ordered + level.deliver_within_s, f"{rt}.authoredOn")
     task = DeliveryTask(
         id=task_id,
         pickup=tables.pharmacy_location,
@@ -627,13 +697,23 @@ def service_request_intake(
         return OrderIntake(**base, ward=ward, note=f"status {status}: no delivery")
     if intent not in ORDER_INTENTS:
         return OrderIntake(**base, ward=ward, note=f"intent {intent}: no delivery")
-    collected = (
-        to_seconds(model.occurrenceDateTime)
-        or (to_seconds(model.occurrencePeriod.start) if model.occurrencePeriod is not None else None)
-        or to_seconds(model.authoredOn)
-        or now_s
+    collected, when = next(
+        (
+            (at, where)
+            for at, where in (
+                (to_seconds(model.occurrenceDateTime), f"{rt}.occurrenceDateTime"),
+                (
+                    to_seconds(model.occurrencePeriod.start) if model.occurrencePeriod is not None else None,
+                    f"{rt}.occurrencePeriod.start",
+                ),
+                (to_seconds(model.authoredOn), f"{rt}.authoredOn"),
+            )
+            if at
+        ),
+        (now_s, rt),
     )
     within = min(tables.specimen_turnaround_s[priority], test.max_transit_s)
+    _check_window(collected, collected + within, when)
     task = DeliveryTask(
         id=task_id,
         pickup=tables.ward_stations[ward],
@@ -669,7 +749,7 @@ def patient_intake(model: Any, tables: MappingTables) -> PatientIntake:
         raise FhirInputError(Issue(f"{rt}.identifier[{i}].value", "longer than 64 characters"))
     name = ""
     for n in model.name or []:
-        name = n.text or " ".join([*(n.given or []), n.family or ""]).strip()
+        name = n.text or " ".join([*(g for g in n.given or [] if g), n.family or ""]).strip()
         if name:
             break
     if not name:
@@ -807,6 +887,18 @@ def _reissue(exc: FhirInputError, root: str, rt: str) -> FhirInputError:
     return FhirInputError(out, exc.status)
 
 
+def _bundle_key(item: Intake) -> tuple[str, ...] | None:
+    """What makes two entries of one Bundle the same record in the store: an order's identifier
+    (MedicationRequest and ServiceRequest share one table), an appointment's, a patient's MRN."""
+    if isinstance(item, OrderIntake):
+        return ("order", *item.identifier)
+    if isinstance(item, AppointmentIntake):
+        return ("Appointment", *item.identifier)
+    if isinstance(item, PatientIntake):
+        return ("Patient", item.patient.mrn)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class BundleEntry:
     index: int
@@ -841,16 +933,29 @@ def bundle_intake(
     if not entries:
         raise FhirInputError(Issue("Bundle.entry", "is empty", "required"))
     index: dict[str, Any] = {}
-    for e in entries:
+    issues: list[Issue] = []
+    full_urls: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if e.fullUrl:
+            # a reference to a fullUrl that two entries share would resolve to either (bdl-7)
+            if e.fullUrl in full_urls:
+                issues.append(
+                    Issue(
+                        f"Bundle.entry[{i}].fullUrl",
+                        f"same fullUrl as entry {full_urls[e.fullUrl]}: each entry needs its own",
+                        "duplicate",
+                    )
+                )
+                continue
+            full_urls[e.fullUrl] = i
         if e.resource is None:
             continue
         if e.fullUrl:
             index[e.fullUrl] = e.resource
         elif e.resource.id:
             index[f"{e.resource.get_resource_type()}/{e.resource.id}"] = e.resource
-    issues: list[Issue] = []
     out: list[BundleEntry] = []
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     for i, e in enumerate(entries):
         root = f"Bundle.entry[{i}].resource"
         if e.resource is None:
@@ -884,14 +989,13 @@ def bundle_intake(
         except FhirInputError as exc:
             issues.extend(_reissue(exc, root, rt).issues)
             continue
-        key_ident = getattr(item, "identifier", None)
-        if key_ident is not None:
-            key = (rt, *key_ident)
+        key = _bundle_key(item)
+        if key is not None:
             if key in seen:
                 issues.append(
                     Issue(
                         f"{root}.identifier",
-                        f"same identifier as entry {seen[key]}: send each order once per Bundle",
+                        f"same identifier as entry {seen[key]}: send each order, appointment or patient once per Bundle",
                         "duplicate",
                     )
                 )

@@ -28,7 +28,7 @@ def test_migration_0004_matches_the_models_and_can_be_undone(tmp_path: Path) -> 
     """At head the schema equals the models; downgrading to 0003 drops the FHIR tables, upgrading restores them."""
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     Store.open(url).close()
-    assert head_revision() == "0004"
+    assert int(head_revision()) >= 4  # 0004 added the FHIR tables; later migrations build on it
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

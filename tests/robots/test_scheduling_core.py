@@ -30,12 +30,14 @@ from hospital_ops.store import Store
 from robots.credentials import FAST_HASHER
 from robots.driver_core import DriverConfig, LegOutcome, OpenOutcome, Phase, RobotDriverCore
 from robots.scheduling import (
+    LegEnd,
     LegReport,
     Outcome,
     SchedulerConfig,
     SchedulerCore,
     decode_leg_id,
     encode_leg_id,
+    leg_end,
     planning_location,
 )
 from robots.store_access import task_pin_hash
@@ -54,6 +56,7 @@ class World:
         robot_ids: list[str],
         policy: DispatchPolicy | None = None,
         config: SchedulerConfig | None = None,
+        handover_timeout_s: float = 3600.0,
     ) -> None:
         self.policy = policy or GreedyPolicy()
         self.config = config or SchedulerConfig(state_period_s=0.0)
@@ -62,7 +65,7 @@ class World:
         self.wall = FakeClock(0.0)
         self.robots = {
             rid: RobotDriverCore(
-                DriverConfig(rid, "DOCK", dwell_s=5.0, handover_timeout_s=3600.0),
+                DriverConfig(rid, "DOCK", dwell_s=5.0, handover_timeout_s=handover_timeout_s),
                 campus,
                 clock=self.wall,
                 start_at_s=T0,
@@ -82,6 +85,8 @@ class World:
         self.cancels: list[tuple[str, str, bool]] = []
         #: Task → badge the staff use instead of the PIN.
         self.badges: dict[str, str] = {}
+        #: Tasks whose hand-overs nobody comes to (the robot waits, then its leg fails).
+        self.absent: set[str] = set()
         self.core = self.new_core()
 
     def now(self) -> float:
@@ -119,7 +124,7 @@ class World:
                 continue
             robot.step()
             snap = robot.snapshot()
-            if snap.phase is Phase.AWAITING_HANDOVER:
+            if snap.phase is Phase.AWAITING_HANDOVER and snap.current_task_id not in self.absent:
                 if snap.current_task_id in self.badges:
                     badge = self.badges[snap.current_task_id]
                     res = robot.open_drawer("badge", task_id=snap.current_task_id, badge=badge, actor="porter")
@@ -449,3 +454,110 @@ def test_cancel_retry_settings_are_checked_and_a_lift_lobby_is_planned_from_a_ne
     assert planning_location(tiny_campus, "A@B1") == "DOCK"
     assert planning_location(tiny_campus, "A@2") in tiny_campus.locations  # no location on it: the building's
     assert planning_location(tiny_campus, "PHARM") == "PHARM"
+
+
+# ---- why a leg ended: only genuine failures count against its tasks ------------------------------
+def _pickups(leg_id: str) -> list[str]:
+    return [ref for kind, ref in decode_leg_id(leg_id) or [] if kind is StopKind.PICKUP]
+
+
+def test_a_cancelled_task_never_fails_the_others_on_its_leg(tiny_campus: Campus, store: Store) -> None:
+    """Three times a task is cancelled (CancelTask, then twice by staff through the store) while the
+    robot drives a leg that also picks up task A at the pharmacy: each time the whole leg is cancelled
+    and A goes back to the pool with no failure counted (max_leg_failures is 3), and A is delivered."""
+    for tid in "ABCD":
+        add(store, tid)
+    w = World(tiny_campus, store, ["R1"], OrToolsPolicy(PlannerParams(time_limit_s=0.1)))
+    w.core.on_robot_state(w.robots["R1"].snapshot())
+    w.run(w.core.start())
+    for n, victim in enumerate("BCD"):
+        w.until(lambda: "R1" in w.legs)
+        leg = w.legs["R1"]
+        assert {"A", victim} <= set(_pickups(leg)), f"expected A and {victim} picked up in one leg, got {leg}"
+        assert statuses(store)["A"] is TaskStatus.PLANNED  # not on board yet: a failure would count against A
+        if n == 0:
+            out = w.core.cancel(victim, "no longer needed", actor="nurse")  # CancelTask over ROS
+        else:  # staff through the REST API: the store only, the core hears it at its poll
+            store.transition_task(victim, TaskStatus.CANCELLED, actor="nurse", reason="no longer needed")
+            out = w.core.poll_store()
+        assert ("R1", leg) in out.cancels
+        w.run(out)
+        w.until(lambda leg=leg: w.robots["R1"].result_of(leg) is not None and w.legs.get("R1", leg) != leg)
+        result = w.robots["R1"].result_of(leg)
+        assert result is not None and result.outcome is LegOutcome.CANCELLED
+        assert w.core.leg_failures() == {}
+        assert statuses(store)["A"] is not TaskStatus.FAILED
+    w.until(lambda: statuses(store)["A"] is TaskStatus.DELIVERED)
+    assert statuses(store) == {
+        "A": TaskStatus.DELIVERED,
+        "B": TaskStatus.CANCELLED,
+        "C": TaskStatus.CANCELLED,
+        "D": TaskStatus.CANCELLED,
+    }
+    assert w.core.leg_failures() == {}
+
+
+def test_genuine_leg_failures_count_and_fail_the_task_after_max_leg_failures(tiny_campus: Campus, store: Store) -> None:
+    """A leg the robot could not finish (nobody came for the hand-over) counts against its task: the
+    task is re-planned after the first and second failures and failed after the third
+    (max_leg_failures), with the reason in the store."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1"], handover_timeout_s=120.0)
+    w.absent.add("T1")
+    w.core.on_robot_state(w.robots["R1"].snapshot())
+    w.run(w.core.start())
+    legs: list[str] = []
+    for n in (1, 2, 3):
+        w.until(lambda: "R1" in w.legs and w.legs["R1"] not in legs)
+        leg = w.legs["R1"]
+        legs.append(leg)
+        w.until(lambda leg=leg: w.robots["R1"].result_of(leg) is not None and w.legs.get("R1") != leg)
+        result = w.robots["R1"].result_of(leg)
+        assert result is not None and result.outcome is LegOutcome.FAILED and "no hand-over" in result.reason
+        assert w.core.leg_failures() == {"T1": n}
+        assert statuses(store)["T1"] is (TaskStatus.FAILED if n == 3 else TaskStatus.PLANNED)
+    assert all(_pickups(leg) == ["T1"] for leg in legs)
+    (failed,) = (c for c in store.task_history("T1") if c.to_status is TaskStatus.FAILED)
+    assert failed.reason.startswith("leg failed 3 time(s): no hand-over")
+    w.step()
+    assert "R1" not in w.legs  # a failed task is not planned again
+
+
+def test_a_revoked_leg_of_a_lost_robot_is_no_failure(tiny_campus: Campus, store: Store) -> None:
+    """The leg of a robot declared lost is revoked; when that robot's result comes late (even as a
+    failure) it counts against no task: with max_leg_failures=1 any count would fail the task, yet it
+    is delivered by the robot it was re-planned to."""
+    add(store, "T1")
+    config = SchedulerConfig(state_period_s=0.0, max_leg_failures=1)
+    w = World(tiny_campus, store, ["R1", "R2"], config=config)
+    x, leg, y = _lose_while_driving(w, "T1")
+    w.dead.add(x)  # its battery died out of reach; its last result arrives late
+    w.silent.discard(x)
+    late = LegReport(x, leg, LegOutcome.FAILED, "battery empty near A@1")
+    assert leg_end(late, revoked=True) is LegEnd.REVOKED
+    w.run(w.core.on_leg_result(late))
+    assert w.core.revoked() == {} and w.core.leg_failures() == {}
+    assert statuses(store)["T1"] is not TaskStatus.FAILED
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+    assert _custody(store, "T1") == [(CustodyKind.LOADED, y), (CustodyKind.DELIVERED, y)]
+    assert w.core.leg_failures() == {}
+
+
+def test_leg_end_says_why_a_leg_ended() -> None:
+    """A revoked leg is REVOKED whatever the robot said; then the robot's DONE / CANCELLED; a refusal
+    at the start is REFUSED; a leg the core asked to cancel that the robot reports failed is CANCELLED;
+    only the rest is FAILED, and only FAILED counts as a failure."""
+
+    def report(outcome: LegOutcome, reason: str = "") -> LegReport:
+        return LegReport("R1", "n1/p:T1", outcome, reason)
+
+    no_handover = report(LegOutcome.FAILED, "no hand-over for the pickup of task T1 at PHARM")
+    assert leg_end(report(LegOutcome.DONE)) is LegEnd.DONE
+    assert leg_end(report(LegOutcome.CANCELLED, "cancelled by the fleet manager")) is LegEnd.CANCELLED
+    assert leg_end(no_handover) is LegEnd.FAILED
+    assert leg_end(no_handover, cancel_asked=True) is LegEnd.CANCELLED
+    assert leg_end(no_handover, revoked=True) is LegEnd.REVOKED
+    assert leg_end(report(LegOutcome.DONE), revoked=True) is LegEnd.REVOKED
+    assert leg_end(report(LegOutcome.FAILED, "goal rejected by the robot")) is LegEnd.REFUSED
+    assert leg_end(report(LegOutcome.FAILED, "robot R1 is busy with leg x; cancel it first")) is LegEnd.REFUSED
+    assert [e for e in LegEnd if e.counts_as_failure] == [LegEnd.FAILED]
