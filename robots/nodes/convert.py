@@ -417,16 +417,30 @@ def task_msg(t: DeliveryTask) -> DeliveryTaskMsg:
     )
 
 
-def leg_report(robot_id: str, leg_id: str, result: ExecuteLeg.Result) -> LegReport:
+#: action_msgs/GoalStatus values the scheduler reads (the driver's own result can be empty when a
+#: goal ends by cancel or abort, and an empty result reads as OUTCOME_DONE).
+GOAL_STATUS_CANCELED = 5
+GOAL_STATUS_ABORTED = 6
+
+
+def leg_report(robot_id: str, leg_id: str, result: ExecuteLeg.Result, status: int | None = None) -> LegReport:
+    """The scheduler's view of an ExecuteLeg result; ``status`` (the goal's final GoalStatus)
+    overrides an outcome that contradicts it: a cancelled goal is CANCELLED, an aborted one that
+    claims DONE is FAILED."""
     try:
         outcome = LegOutcome(result.outcome)
     except ValueError:
         outcome = LegOutcome.FAILED
+    reason = result.reason
+    if status == GOAL_STATUS_CANCELED:
+        outcome = LegOutcome.CANCELLED
+    elif status == GOAL_STATUS_ABORTED and outcome is LegOutcome.DONE:
+        outcome, reason = LegOutcome.FAILED, reason or "aborted by the robot"
     return LegReport(
         robot_id=robot_id,
         leg_id=leg_id,
         outcome=outcome,
-        reason=result.reason,
+        reason=reason,
         loaded=tuple(result.loaded_task_ids),
         delivered=tuple(result.delivered_task_ids),
     )

@@ -266,7 +266,7 @@ class SchedulerNode(Node):
         response = future.result()
         if response is None:
             return
-        report = convert.leg_report(order.robot_id, order.leg_id, response.result)
+        report = convert.leg_report(order.robot_id, order.leg_id, response.result, response.status)
         self.get_logger().info(
             f"leg {order.leg_id} of {order.robot_id}: {report.outcome.name.lower()} {report.reason}".rstrip()
         )

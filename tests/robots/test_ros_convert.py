@@ -105,3 +105,31 @@ def test_robot_state_round_trip_for_the_fleet_tracker(tiny_campus: Campus, pin_h
     snap = core.snapshot()
     back = convert.snapshot_from_msg(convert.robot_state_msg(snap, STAMP))
     assert back == snap and back.on_board == ("T1",) and back.at_s == 1.7e9
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "expected"),
+    [
+        (0, 4, "DONE"),  # succeeded
+        (1, 6, "FAILED"),  # aborted with the driver's reason
+        (0, 6, "FAILED"),  # aborted with an empty result: not done
+        (0, 5, "CANCELLED"),  # canceled with an empty result: a cancel, not a failure nor done
+        (1, 5, "CANCELLED"),
+        (2, None, "CANCELLED"),
+        (9, None, "FAILED"),  # an outcome this scheduler does not know
+    ],
+)
+def test_a_leg_result_is_read_with_its_goal_status(outcome: int, status: int | None, expected: str) -> None:
+    """The goal's final status settles what the result alone cannot: an empty result of a
+    cancelled goal is a cancel, of an aborted goal a failure."""
+    from action_msgs.msg import GoalStatus
+    from hospital_ops_interfaces.action import ExecuteLeg
+
+    assert (convert.GOAL_STATUS_CANCELED, convert.GOAL_STATUS_ABORTED) == (
+        GoalStatus.STATUS_CANCELED,
+        GoalStatus.STATUS_ABORTED,
+    )
+    report = convert.leg_report("R1", "L1", ExecuteLeg.Result(outcome=outcome), status)
+    assert report.outcome.name == expected
+    if (outcome, status) == (0, 6):
+        assert report.reason == "aborted by the robot"
