@@ -150,6 +150,18 @@ def _check_row(row: Base) -> None:
                 raise InvalidInputError(f"{where}: {value} is out of range")
 
 
+def _triage_record(r: TriageRow) -> TriageRecord:
+    return TriageRecord(
+        r.id,
+        r.patient_id,
+        r.check_in_id,
+        convert.triage_from_row(r),
+        convert.vitals_from_json(r.vitals),
+        r.at,
+        r.actor,
+    )
+
+
 def _positive(value: int | None, field: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InvalidInputError(f"{field}: must be a whole number >= 1, got {value!r}")
@@ -590,18 +602,7 @@ class Store:
             raise InvalidInputError("limit: must be a whole number >= 1, got None")
         query = aggregates.red_flag_query(self.dialect, since, limit, _positive(newest, "newest"))
         with self._read() as s:
-            return [
-                TriageRecord(
-                    r.id,
-                    r.patient_id,
-                    r.check_in_id,
-                    convert.triage_from_row(r),
-                    convert.vitals_from_json(r.vitals),
-                    r.at,
-                    r.actor,
-                )
-                for r in s.scalars(query)
-            ]
+            return [_triage_record(r) for r in s.scalars(query)]
 
     def kiosk_wait_stats(
         self, *, since_s: int, until_s: int, triage_newest: int | None = None
@@ -1092,18 +1093,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self._read() as s:
-            return [
-                TriageRecord(
-                    r.id,
-                    r.patient_id,
-                    r.check_in_id,
-                    convert.triage_from_row(r),
-                    convert.vitals_from_json(r.vitals),
-                    r.at,
-                    r.actor,
-                )
-                for r in s.scalars(query)
-            ]
+            return [_triage_record(r) for r in s.scalars(query)]
 
     # -- alerts -------------------------------------------------------------------------------
 
