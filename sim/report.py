@@ -244,25 +244,26 @@ def _kpi_table(summary: dict[str, Estimate], names: Sequence[tuple[str, str]] | 
 def _zones_table(summary: dict[str, Estimate], zones: dict[str, list[str]]) -> str:
     """One row per dispatch zone: where a tower group is short of robots shows here first."""
 
-    def cell(key: str) -> str:
+    def cell(key: str, digits: int = 1, interval: bool = True) -> str:
         e = summary.get(key)
         if e is None:
             return "<td>–</td>"
-        ci = "" if e.n < 2 else f" [{_fmt(e.ci95_low)}, {_fmt(e.ci95_high)}]"
-        low = "" if not key.endswith("_stat") or not e.mean < 95.0 else " class='bad'"
-        return f"<td{low}>{_fmt(e.mean)}{ci}</td>"
+        ci = f" [{_fmt(e.ci95_low, digits)}, {_fmt(e.ci95_high, digits)}]" if interval and e.n >= 2 else ""
+        if key.endswith("_stat") and e.mean < 95.0:  # marked in colour and in text (not by colour alone)
+            return f"<td class='bad' title='below the 95 % target'>▼ {_fmt(e.mean, digits)}{ci}</td>"
+        return f"<td>{_fmt(e.mean, digits)}{ci}</td>"
 
     out = [
         "<h2>Dispatch zones</h2><p class='note'>Each zone's robots serve the requests of its buildings; "
-        "the central pharmacy and laboratory are shared. STAT on time below 95 % is marked.</p>",
+        "the central pharmacy and laboratory are shared. STAT on time below 95 % is marked ▼.</p>",
         "<table><tr><th>zone</th><th>buildings</th><th>robots</th><th>requests per day</th>"
         "<th>STAT on time (%)</th><th>urgent on time (%)</th></tr>",
     ]
     for z, buildings in zones.items():
         out.append(
             f"<tr><td>{html.escape(z)}</td><td>{html.escape(', '.join(buildings))}</td>"
-            + cell(f"zone_{z}_robots")
-            + cell(f"zone_{z}_requests_per_day")
+            + cell(f"zone_{z}_robots", 0, interval=False)
+            + cell(f"zone_{z}_requests_per_day", 0)
             + cell(f"zone_{z}_on_time_pct_stat")
             + cell(f"zone_{z}_on_time_pct_urgent")
             + "</tr>"
