@@ -202,6 +202,49 @@ def capacity(
 
 
 @app.command()
+def zones(scenario: ScenarioOpt = "default") -> None:
+    """Show how the scenario's fleet is split into dispatch zones (planner.robots_per_zone): each
+    zone's buildings, robots, cold boxes, docks and share of the expected robot time."""
+    from hospital_ops.domain import Capability
+    from sim.model import Model
+
+    sc = _load(scenario)
+    m = Model(sc, 0)
+    if sc.stages.logistics:
+        m._build_logistics()
+    con = Console(highlight=False)
+    if m.zoning is None:
+        why = "planner.robots_per_zone is 0" if not sc.planner.robots_per_zone else "the fleet is one zone's worth"
+        con.print(f"{sc.name}: one dispatcher for all {sc.fleet.robots} robots ({why}).")
+        return
+    total = sum(m.zone_work.values()) or 1.0
+    t = Table(title=f"{sc.name}: {len(m.zoning.zones)} dispatch zones of about {sc.planner.robots_per_zone} robots")
+    for col, right in (
+        ("zone", False),
+        ("buildings", False),
+        ("robots", True),
+        ("cold boxes", True),
+        ("docks", False),
+        ("expected robot time", True),
+    ):
+        t.add_column(col, justify="right" if right else "left")
+    for z in m.zoning.zones:
+        cold = sum(1 for r in z.robots if Capability.COLD_BOX in m.robots[r].capabilities)
+        share = sum(m.zone_work.get(b, 0.0) for b in z.buildings) / total
+        at: dict[str, int] = {}
+        for d in z.docks:
+            b = m.site.campus.locations[d].building
+            at[b] = at.get(b, 0) + 1
+        docks = ", ".join(f"{b} ×{n}" for b, n in at.items())
+        t.add_row(z.id, ", ".join(z.buildings), str(len(z.robots)), str(cold), docks, f"{share:.0%}")
+    con.print(t)
+    con.print(
+        "Robot time: each request's trip plus two hand-overs, STAT counted twice, from the scenario's "
+        "ward requests (replication 0) and the ED's expected ones. The pharmacy and laboratory are shared."
+    )
+
+
+@app.command()
 def live(
     speed: Annotated[
         float | None,

@@ -243,6 +243,8 @@ class Model:
         #: dispatcher.
         self.zoning: Any = None
         self.zoned: Any = None
+        #: Expected robot-seconds per zoned building the zones were sized by.
+        self.zone_work: dict[str, float] = {}
         #: STAT pickups filed so far per dispatch zone ("" without zones) and location, and the
         #: staging points derived from them.
         self._stat_pickups: dict[str, Counter[str]] = {}
@@ -527,6 +529,7 @@ class Model:
             med_p = Priority.STAT if level <= 2 else Priority.URGENT if level == 3 else Priority.ROUTINE
             add(spot, site.lab, lab_p, n * ed.lab_share[level - 1])
             add(site.pharmacy, spot, med_p, n * ed.medication_share[level - 1])
+        self.zone_work = work
         views = [self._robot_view(r) for r in self.robots.values()]
         return plan_zones(campus, views, robots_per_zone=sc.planner.robots_per_zone, work=work, docks=site.docks)
 

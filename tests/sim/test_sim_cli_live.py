@@ -205,3 +205,16 @@ def test_live_requests_are_stamped_with_the_stacks_campus_clock(tiny: Scenario) 
     list(driver.run(reqs))
     assert bodies[0]["earliest_s"] == int(stack.campus_at(2_000_000_000.0))  # origin + 100 s × 10
     assert bodies[0]["earliest_s"] != int(2_000_000_000.0)
+
+
+def test_zones_shows_the_dispatch_zones_of_a_scenario() -> None:
+    """`sim zones` lists each zone's buildings, robots and share of the work; a fleet of one
+    zone's worth says it has one dispatcher."""
+    res = runner.invoke(app, ["zones", "--scenario", "default"], env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "3 dispatch zones" in res.output
+    for zone in ("Z1", "Z2", "Z3"):
+        assert zone in res.output
+    assert "ED, T1" in res.output and "T5, T6, T7" in res.output
+    small = runner.invoke(app, ["zones", "--scenario", "small"])
+    assert small.exit_code == 0 and "one dispatcher for all 20 robots" in small.output
