@@ -263,8 +263,12 @@ class ZonedDispatcher:
     every zone and return the whole campus. Robots stay in their zone.
     """
 
-    def __init__(self, zoning: Zoning, make: Callable[[Zone], Dispatcher]) -> None:
+    def __init__(self, zoning: Zoning, make: Callable[[Zone], Dispatcher], *, whole_decisions: bool = False) -> None:
         self.zoning = zoning
+        #: Every decision speaks for the whole campus (all zones' plans and commitments), for callers
+        #: that record the plan as a whole (the scheduler node); else an event's decision covers
+        #: its zone only (cheaper: the twin).
+        self.whole_decisions = whole_decisions
         self._zones: dict[str, Dispatcher] = {z.id: make(z) for z in zoning.zones}
         for z in zoning.zones:
             known = set(self._zones[z.id].robots)
@@ -276,14 +280,16 @@ class ZonedDispatcher:
         self._task_zone: dict[str, str] = {}
 
     @classmethod
-    def build(cls, zoning: Zoning, travel: object, robots: Iterable[Robot], **kwargs: object) -> ZonedDispatcher:
+    def build(
+        cls, zoning: Zoning, travel: object, robots: Iterable[Robot], *, whole_decisions: bool = False, **kwargs: object
+    ) -> ZonedDispatcher:
         """Dispatchers made the usual way (``Dispatcher(travel, robots, docks=..., **kwargs)``)."""
         by_id = {r.id: r for r in robots}
 
         def make(z: Zone) -> Dispatcher:
             return Dispatcher(travel, [by_id[r] for r in z.robots], docks=z.docks, **kwargs)  # type: ignore[arg-type]
 
-        return cls(zoning, make)
+        return cls(zoning, make, whole_decisions=whole_decisions)
 
     # ---- read-only views (whole campus) --------------------------------------------------------
     @property
@@ -362,7 +368,7 @@ class ZonedDispatcher:
             )
         decision = self._zones[zone].handle(event)
         self._after(event, zone, decision)
-        return _scoped(decision, self._scope[zone])
+        return self._whole(decision) if self.whole_decisions else _scoped(decision, self._scope[zone])
 
     def load(
         self, tasks: Iterable[DeliveryTask], at_s: int | None = None, zones: Iterable[str] | None = None
@@ -415,7 +421,21 @@ class ZonedDispatcher:
         merged = _merged(decisions, max((d.at_s for d in decisions), default=at_s))
         if wanted == set(self._zones):
             return merged
+        if self.whole_decisions:
+            return self._whole(merged)
         return _scoped(merged, frozenset().union(*(self._scope[z] for z in wanted)))
+
+    def _whole(self, decision: Decision) -> Decision:
+        """``decision`` (of some zones) with every zone's current plan and commitments."""
+        plan = self.plan
+        return Decision(
+            at_s=decision.at_s,
+            plan=plan if plan is not None else decision.plan,
+            commitments=self.commitments,
+            new_commitments=decision.new_commitments,
+            alerts=decision.alerts,
+            replan_pending=decision.replan_pending,
+        )
 
     def zone_of(self, decision: Decision) -> str | None:
         """The zone an event's decision speaks for (None: several or all)."""

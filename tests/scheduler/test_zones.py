@@ -315,3 +315,23 @@ def test_a_quick_replan_can_cover_only_the_zones_that_changed() -> None:
     with pytest.raises(DispatchError, match="no such zone"):
         z.replan(NOW + 120, zones=["Z9"])
     assert {first, second, third} == set(z.zoning.ids)
+
+
+def test_whole_decisions_speak_for_the_whole_campus() -> None:
+    """With ``whole_decisions`` (the scheduler node records the plan as a whole), an event's
+    decision carries every zone's plan and commitments, not just its own zone's."""
+    robots = fleet(30)
+    docks = [d.id for d in campus().by_kind(LocationKind.DOCK)]
+    zoning = plan_zones(campus(), robots, robots_per_zone=10, docks=docks)
+    z = ZonedDispatcher.build(zoning, travel(), robots, whole_decisions=True, policy=POLICY, now_s=NOW)
+    a = task("A", PHARMACY, station("T1"))
+    b = task("B", PHARMACY, station("T4"))
+    assert z.zone_for(a) != z.zone_for(b)
+    z.handle(TaskAdded(a, NOW))
+    decision = z.handle(TaskAdded(b, NOW + 10))
+    assert decision.scope is None
+    assert decision.plan.robot_for("A") is not None and decision.plan.robot_for("B") is not None
+    routed = {r.robot_id for r in decision.plan.routes}
+    assert set(z.members(z.zone_for(a))) | set(z.members(z.zone_for(b))) <= routed
+    assert decision.commitments == z.commitments
+    assert z.replan(NOW + 20, zones=[z.zone_for(a)]).scope is None
