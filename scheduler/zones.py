@@ -3,10 +3,10 @@
 Why. On a 5,000-bed campus one dispatcher over the whole fleet does work on every event that
 grows with the fleet (re-timing every route, compiling every robot into the planning problem),
 and its periodic OR-Tools search grows with robots × open tasks. Events themselves grow with the
-beds, so the total cost grows with beds²: 13.7× the CPU for 5× the beds in the twin. Large
-hospitals run their transport that way too: a robot pool per group of towers, near its wards'
-lifts, sharing the central pharmacy and laboratory. With zones of a bounded size the work per
-event and per search is bounded, and the total grows linearly with the campus.
+beds, so the total cost grew much faster than the beds: 13.7× the CPU for 5× the beds in the
+twin (6.5× with zones). Large hospitals run their transport that way too: a robot pool per group
+of towers, near its wards' lifts, sharing the central pharmacy and laboratory. With zones of a
+bounded size the work per event and per search is bounded, and the total grows with the campus.
 
 What a zone is. A contiguous run of *zoned buildings* (inpatient towers and the emergency
 department, in street order) with its own robots. A task belongs to the zone of its first zoned
@@ -259,8 +259,9 @@ class ZonedDispatcher:
     """One :class:`Dispatcher` per zone behind the dispatcher's own interface.
 
     An event goes to the zone of its task or robot, and its :class:`Decision` speaks for that
-    zone's robots only (``Decision.scope``); :meth:`load`, :meth:`replan` and :meth:`tick` run
-    every zone and return the whole campus. Robots stay in their zone.
+    zone's robots only (``Decision.scope``), or for the whole campus with ``whole_decisions``;
+    :meth:`load` and :meth:`replan` run the zones named (every zone by default), :meth:`tick`
+    every zone. Robots stay in their zone.
     """
 
     def __init__(self, zoning: Zoning, make: Callable[[Zone], Dispatcher], *, whole_decisions: bool = False) -> None:
