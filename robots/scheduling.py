@@ -15,6 +15,10 @@ percent-encoded), so a restarted scheduler reads from each robot's published sta
 is driving and *adopts* it: the robot is planned as if the leg were done (at its last stop, its
 pickups on board, its drop-offs delivered) and gets nothing new until the leg ends; if the leg
 ended otherwise than planned (a failed hand-over...) the dispatcher is rebuilt from the store.
+Only legs unknown to this process are adopted. A full re-plan (:meth:`SchedulerCore.rebuild`)
+also plans the legs this core sent as if done, and the robot's state showing one over frees the
+robot the same way, but such a leg keeps its identity: its result, whether it arrives before or
+after that state, is judged by :func:`leg_end` and counted once (see below).
 
 Revoked legs. A leg cancelled because its robot was declared lost (or because another robot
 took custody of one of its tasks) is *revoked*: it leaves the plan at once, is never adopted, and
@@ -197,13 +201,29 @@ class _Leg:
     leg_id: str
     #: (kind, task id or dock) per stop.
     stops: list[tuple[StopKind, str]]
-    #: Planned as if already done (after a rebuild / restart); ends are checked against the robot.
+    #: Found running on the robot, unknown to this process (after a restart): no result will come.
     adopted: bool = False
+    #: Planned as if already done (after a rebuild / restart); ends are checked against the robot.
+    planned_done: bool = False
     #: The robot's state has shown this leg running.
     seen_running: bool = False
 
     def tasks(self, kind: StopKind) -> list[str]:
         return [ref for k, ref in self.stops if k is kind]
+
+
+@dataclass(frozen=True, slots=True)
+class _AwaitingResult:
+    """A leg this core sent, seen over in the robot's state before its result arrived."""
+
+    robot_id: str
+    leg: _Leg
+    #: Why the core had asked to cancel it, if it had (see ``SchedulerCore._cancel_asked``).
+    cancel_asked: str | None
+
+
+#: Legs seen over whose result has not come are remembered at most this many at a time (oldest dropped).
+_MAX_AWAITING_RESULTS = 256
 
 
 @dataclass
@@ -373,6 +393,8 @@ class SchedulerCore:
         self._cancel_asked: dict[str, str] = {}
         #: Legs known to have ended (results, or seen ending): a stale state showing one is not "busy".
         self._ended: set[str] = set()
+        #: Leg id → a leg this core sent, planned as done by a rebuild, seen over before its result.
+        self._awaiting_result: dict[str, _AwaitingResult] = {}
         self._seen_custody: set[tuple[str, str, str, int, int]] = set()
         self._known: dict[str, TaskStatus] = {}
         self._failures: Counter[str] = Counter()
@@ -437,8 +459,10 @@ class SchedulerCore:
                 stops = decode_leg_id(snap.leg_id)
                 self._inflight[rid] = _Leg(snap.leg_id, stops or [], adopted=True, seen_running=True)
                 out.notes.append(f"adopted leg {snap.leg_id} of {rid}")
+        # every leg in flight is planned as if done; those this core sent keep their identity
+        # (not adopted): their results still come and are judged by leg_end
         for leg in self._inflight.values():
-            leg.adopted = True
+            leg.planned_done = True
         records = {r.id: r for r in self.store.open_tasks()}
         for tid, rec in records.items():
             self._known[tid] = rec.status
@@ -542,10 +566,12 @@ class SchedulerCore:
         leg = self._inflight.get(rid)
         if leg is not None and snap.leg_id == leg.leg_id:
             leg.seen_running = True
-        elif leg is not None and leg.adopted and leg.seen_running and snap.leg_id != leg.leg_id:
+        elif leg is not None and leg.planned_done and leg.seen_running and snap.leg_id != leg.leg_id:
             del self._inflight[rid]
             self._ended.add(leg.leg_id)
-            self._cancel_asked.pop(leg.leg_id, None)
+            asked = self._cancel_asked.pop(leg.leg_id, None)
+            if not leg.adopted:  # one we sent: its result is still to come, and judged then
+                self._await_result(_AwaitingResult(rid, leg, asked))
             return out.extend(self._adopted_leg_ended(rid, leg, snap))
         if rid not in self._disp.robots:
             return out.extend(self.rebuild(f"new robot {rid}"))
@@ -631,14 +657,18 @@ class SchedulerCore:
             self._forget_revoked(report.leg_id)
             out.notes.append(f"revoked leg {report.leg_id} of {report.robot_id} ended: {report.outcome.name.lower()}")
             return out.extend(self._dispatch())
+        late = self._awaiting_result.get(report.leg_id)
+        if late is not None and late.robot_id == report.robot_id:
+            del self._awaiting_result[report.leg_id]  # judged once: a repeated result finds nothing
+            return out.extend(self._late_result(late, report))
         if leg is None or leg.leg_id != report.leg_id:
-            return out  # already handled (adopted leg seen ending in the robot state)
+            return out  # already handled (a result repeated, a leg of a robot that faulted...)
         del self._inflight[report.robot_id]
         self._ended.add(report.leg_id)
         asked = self._cancel_asked.pop(report.leg_id, None)
         end = leg_end(report, cancel_asked=asked is not None)
         if end is LegEnd.DONE:
-            if self._disp is not None and not leg.adopted:
+            if self._disp is not None and not leg.planned_done:
                 now = self.now_s()
                 for tid in report.loaded:
                     out.extend(self._handle(TaskPickedUp(tid, report.robot_id, now), quiet=True))
@@ -834,22 +864,54 @@ class SchedulerCore:
             return out
         return out.extend(self._apply(decision))
 
-    def _fail(self, task_id: str, reason: str, out: Outcome) -> None:
+    def _fail(self, task_id: str, reason: str, out: Outcome) -> bool:
+        """Mark the task FAILED in the store; False if it could not be."""
         try:
             self.store.transition_task(task_id, TaskStatus.FAILED, actor=self.config.actor, reason=reason)
-            self._known[task_id] = TaskStatus.FAILED
-            out.notes.append(f"task {task_id} failed: {reason}")
         except (IllegalTransitionError, NotFoundError) as exc:
             out.notes.append(f"task {task_id}: could not mark failed: {exc}")
+            return False
+        self._known[task_id] = TaskStatus.FAILED
+        out.notes.append(f"task {task_id} failed: {reason}")
+        return True
 
-    def _leg_failed(self, leg: _Leg, end: LegEnd, report: LegReport, out: Outcome) -> None:
+    def _await_result(self, waiting: _AwaitingResult) -> None:
+        self._awaiting_result[waiting.leg.leg_id] = waiting
+        while len(self._awaiting_result) > _MAX_AWAITING_RESULTS:  # results lost for good
+            del self._awaiting_result[next(iter(self._awaiting_result))]
+
+    def _late_result(self, late: _AwaitingResult, report: LegReport) -> Outcome:
+        """The result of a leg this core sent, already seen over in the robot's state (and handled as
+        planned-as-done: the robot freed, the dispatcher rebuilt if it did not go as planned). Judged
+        by leg_end like any result: a genuine failure counts now, and a task failed by it leaves the
+        plan (legs already sent to pick it up again are cancelled)."""
+        out = Outcome()
+        end = leg_end(report, cancel_asked=late.cancel_asked is not None)
+        if end is LegEnd.DONE:
+            return out
+        said = report.outcome.name.lower()
+        if end is LegEnd.FAILED:
+            out.notes.append(f"leg {report.leg_id} of {report.robot_id} failed (result after its end): {report.reason}")
+        else:
+            why = f"; cancel asked: {late.cancel_asked}" if late.cancel_asked is not None else ""
+            out.notes.append(
+                f"leg {report.leg_id} of {report.robot_id} {end.value} (robot: {said} {report.reason}{why});"
+                " no failure counted"
+            )
+        for tid in self._leg_failed(late.leg, end, report, out):
+            out.extend(self._drop_task(tid, "failed"))
+        return out
+
+    def _leg_failed(self, leg: _Leg, end: LegEnd, report: LegReport, out: Outcome) -> list[str]:
         """A leg ended otherwise than done. Only a FAILED end counts against every task the leg did not
         finish; those that failed too often are failed. A task whose drawer locked out is failed at
-        once whatever the end (a supervisor must see to the drawer, even on a leg being cancelled)."""
+        once whatever the end (a supervisor must see to the drawer, even on a leg being cancelled).
+        Returns the tasks failed now."""
+        failed: list[str] = []
         reason = report.reason
         locked = report.outcome is LegOutcome.FAILED and "locked out" in reason
         if not (end.counts_as_failure or locked):
-            return  # cancelled, revoked or refused at the start: not the tasks' fault
+            return failed  # cancelled, revoked or refused at the start: not the tasks' fault
         loaded, delivered = set(report.loaded), set(report.delivered)
         for kind, tid in leg.stops:
             if kind is StopKind.CHARGE or tid in delivered or (kind is StopKind.PICKUP and tid in loaded):
@@ -863,10 +925,13 @@ class SchedulerCore:
             if current is not None and current.terminal:
                 continue
             what = f"leg failed {self._failures[tid]} time(s)" if end.counts_as_failure else f"leg {end.value}"
-            self._fail(tid, f"{what}: {reason}"[:900], out)
+            if self._fail(tid, f"{what}: {reason}"[:900], out):
+                failed.append(tid)
+        return failed
 
     def _adopted_leg_ended(self, rid: str, leg: _Leg, snap: RobotSnapshot) -> Outcome:
-        """An adopted leg ended (seen in the robot's state): rebuild if it did not go as planned."""
+        """A leg planned as done (adopted, or ours after a rebuild) seen over in the robot's state: rebuild if it
+        did not go as planned (the result of one we sent is still judged when it comes)."""
         on_board = set(snap.on_board)
         ok = bool(leg.stops)
         for kind, tid in leg.stops:

@@ -87,6 +87,9 @@ class World:
         self.badges: dict[str, str] = {}
         #: Tasks whose hand-overs nobody comes to (the robot waits, then its leg fails).
         self.absent: set[str] = set()
+        #: Deliver each robot's state before its leg results, and those results only at the end of
+        #: the step (after the poll and the tick), as over ROS where the state may arrive first.
+        self.state_first = False
         self.core = self.new_core()
 
     def now(self) -> float:
@@ -119,6 +122,7 @@ class World:
 
     def step(self, dt: float = 5.0) -> None:
         self.wall.tick(dt)
+        held: list[LegReport] = []
         for rid, robot in self.robots.items():
             if rid in self.dead:
                 continue
@@ -143,10 +147,15 @@ class World:
             if leg is not None and (result := robot.result_of(leg)) is not None:
                 del self.legs[rid]
                 report = LegReport(rid, leg, result.outcome, result.reason, result.loaded, result.delivered)
-                self.run(self.core.on_leg_result(report))
+                if self.state_first:
+                    held.append(report)
+                else:
+                    self.run(self.core.on_leg_result(report))
             self.run(self.core.on_robot_state(robot.snapshot()))
         self.run(self.core.poll_store())
         self.run(self.core.tick())
+        for report in held:
+            self.run(self.core.on_leg_result(report))
 
     def reconnect(self, rid: str, *, back: bool = True) -> None:
         """A silent robot is in reach again: its held custody events arrive (transient-local), then
@@ -521,6 +530,82 @@ def test_genuine_leg_failures_count_and_fail_the_task_after_max_leg_failures(tin
     assert failed.reason.startswith("leg failed 3 time(s): no hand-over")
     w.step()
     assert "R1" not in w.legs  # a failed task is not planned again
+
+
+@pytest.mark.parametrize("state_first", [True, False], ids=["state-first", "result-first"])
+def test_leg_failures_count_across_a_full_replan_whichever_of_state_and_result_comes_first(
+    tiny_campus: Campus, store: Store, state_first: bool
+) -> None:
+    """A full re-plan (rebuild) while the robot drives a leg this core sent does not make that leg
+    adopted: it keeps its identity, and its failure (nobody came for the hand-over) counts exactly
+    once whether the leg's result arrives before or after the state showing the leg over (even after
+    a new leg was sent); the task is failed after max_leg_failures with the reason in the store."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1"], handover_timeout_s=120.0)
+    w.state_first = state_first
+    w.absent.add("T1")
+    w.core.on_robot_state(w.robots["R1"].snapshot())
+    w.run(w.core.start())
+    legs: list[str] = []
+    for n in (1, 2, 3):
+        w.until(lambda: "R1" in w.legs and w.legs["R1"] not in legs)
+        leg = w.legs["R1"]
+        legs.append(leg)
+        w.step()  # the core sees the leg running
+        assert w.robots["R1"].snapshot().leg_id == leg
+        w.run(w.core.rebuild("a full re-plan mid-leg"))
+        assert w.core.inflight() == {"R1": leg} and w.core.adopted() == {}
+        w.until(lambda leg=leg: w.robots["R1"].result_of(leg) is not None and w.legs.get("R1") != leg)
+        result = w.robots["R1"].result_of(leg)
+        assert result is not None and result.outcome is LegOutcome.FAILED and "no hand-over" in result.reason
+        assert w.core.leg_failures() == {"T1": n}
+        assert statuses(store)["T1"] is (TaskStatus.FAILED if n == 3 else TaskStatus.PLANNED)
+    (failed,) = (c for c in store.task_history("T1") if c.to_status is TaskStatus.FAILED)
+    assert failed.reason.startswith("leg failed 3 time(s): no hand-over")
+    w.until(lambda: "R1" not in w.legs)  # (a leg sent before the late result failed the task is cancelled)
+    for _ in range(3):
+        w.step()
+    assert "R1" not in w.legs and w.core.inflight() == {}  # a failed task is not planned again
+    assert w.core.leg_failures() == {"T1": 3}
+
+
+@pytest.mark.parametrize("cancelled", [False, True], ids=["failed", "cancel-asked"])
+def test_a_result_after_the_state_showing_its_leg_over_is_judged_once(
+    tiny_campus: Campus, store: Store, cancelled: bool
+) -> None:
+    """After a full re-plan, the robot's state shows a leg this core sent over before its result comes
+    (reported failed, then repeated). With max_leg_failures=1 it fails the task exactly once, and the
+    leg already sent to pick that task up again is cancelled; had the core asked to cancel the leg (its
+    task cancelled, the cancel lost on its way) the same result is CANCELLED: no failure counted."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1"], config=SchedulerConfig(state_period_s=0.0, max_leg_failures=1))
+    robot = w.robots["R1"]
+    w.core.on_robot_state(robot.snapshot())
+    w.run(w.core.start())
+    leg = w.legs["R1"]
+    w.step()
+    w.run(w.core.rebuild("a full re-plan mid-leg"))
+    if cancelled:
+        assert ("R1", leg) in w.core.cancel("T1", "no longer needed", actor="nurse").cancels  # (not delivered)
+    now = robot.snapshot()
+    seen_over = w.core.on_robot_state(dataclasses.replace(now, leg_id="", at_s=now.at_s + 1))
+    assert leg not in w.core.inflight().values()  # the robot is free: planned from its state again
+    again = [o.leg_id for o in seen_over.orders]
+    assert again == ([] if cancelled else [w.core.inflight()["R1"]])
+    report = LegReport("R1", leg, LegOutcome.FAILED, "no hand-over for the pickup of task T1 at PHARM")
+    late = w.core.on_leg_result(report)
+    repeated = w.core.on_leg_result(report)
+    assert repeated.cancels == [] and repeated.orders == []
+    if cancelled:
+        assert w.core.leg_failures() == {} and statuses(store)["T1"] is TaskStatus.CANCELLED
+        return
+    assert w.core.leg_failures() == {"T1": 1}
+    assert statuses(store)["T1"] is TaskStatus.FAILED
+    (failed,) = (c for c in store.task_history("T1") if c.to_status is TaskStatus.FAILED)
+    assert failed.reason.startswith("leg failed 1 time(s): no hand-over")
+    assert late.cancels == [("R1", again[0])]
+    disp = w.core.dispatcher
+    assert disp is not None and "T1" not in disp.tasks
 
 
 def test_a_revoked_leg_of_a_lost_robot_is_no_failure(tiny_campus: Campus, store: Store) -> None:
