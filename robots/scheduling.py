@@ -87,6 +87,8 @@ from scheduler import (
     TaskCancelled,
     TaskDelivered,
     TaskPickedUp,
+    ZonedDispatcher,
+    plan_zones,
 )
 from scheduler.dispatcher import Decision, RobotAvailable
 
@@ -276,10 +278,15 @@ class SchedulerConfig:
     cancel_retry_s: float = 1.0
     #: ...and at most this many times (then it is left to end on its own; it stays out of the plan).
     max_cancel_resends: int = 20
+    #: Fleets of about 1.5× this many robots or more are planned in dispatch zones (tower groups,
+    #: ``scheduler.zones``), as the twin does; 0 = one dispatcher for the whole fleet.
+    robots_per_zone: int = 20
 
     def __post_init__(self) -> None:
         if self.cancel_retry_s < 0:
             raise ValueError(f"cancel_retry_s: must not be negative, got {self.cancel_retry_s}")
+        if self.robots_per_zone < 0:
+            raise ValueError(f"robots_per_zone: must not be negative, got {self.robots_per_zone}")
         if self.max_cancel_resends < 0:
             raise ValueError(f"max_cancel_resends: must not be negative, got {self.max_cancel_resends}")
         if self.state_period_s < 0:
@@ -379,7 +386,7 @@ class SchedulerCore:
         self._wall = wall
         self._credentials: CredentialsSource = credentials or (lambda tid, kind: task_credentials(store, tid, kind))
         self._docks = tuple(loc.id for loc in campus.by_kind(LocationKind.DOCK))
-        self._disp: Dispatcher | None = None
+        self._disp: Dispatcher | ZonedDispatcher | None = None
         self._snaps: dict[str, RobotSnapshot] = {}
         self._fed: dict[str, tuple[float, RobotMode]] = {}
         self._lost: set[str] = set()
@@ -412,7 +419,7 @@ class SchedulerCore:
         return self._disp is not None
 
     @property
-    def dispatcher(self) -> Dispatcher | None:
+    def dispatcher(self) -> Dispatcher | ZonedDispatcher | None:
         return self._disp
 
     def inflight(self) -> dict[str, str]:
@@ -439,6 +446,22 @@ class SchedulerCore:
         """Build the dispatcher from the store and the robot states heard so far (adopting legs)."""
         self._since = datetime.now(UTC) - timedelta(seconds=self.config.poll_lookback_s)
         return self.rebuild("start")
+
+    def _new_dispatcher(self, robots: list[Robot], now: int) -> Dispatcher | ZonedDispatcher:
+        """One dispatcher, or one per dispatch zone (``scheduler.zones``) once the fleet is large
+        enough for ``robots_per_zone`` to make two zones: the same zoning the twin plans with."""
+        travel = _CampusTravel(self.campus)
+        kwargs: dict[str, Any] = {
+            "policy": self.policy,
+            "now_s": now,
+            "seed": self.config.seed,
+            "commit_within_s": self.config.commit_within_s,
+        }
+        if self.config.robots_per_zone and robots:
+            zoning = plan_zones(self.campus, robots, robots_per_zone=self.config.robots_per_zone, docks=self._docks)
+            if len(zoning.zones) > 1:
+                return ZonedDispatcher.build(zoning, travel, robots, whole_decisions=True, **kwargs)
+        return Dispatcher(travel, robots, docks=self._docks, **kwargs)
 
     def rebuild(self, why: str) -> Outcome:
         self._rebuilding = True
@@ -529,15 +552,7 @@ class SchedulerCore:
                         del tasks[t]
                 robot = dataclasses.replace(robot, on_board=())
             robots.append(robot)
-        self._disp = Dispatcher(
-            _CampusTravel(self.campus),
-            robots,
-            policy=self.policy,
-            now_s=now,
-            docks=self._docks,
-            seed=self.config.seed,
-            commit_within_s=self.config.commit_within_s,
-        )
+        self._disp = self._new_dispatcher(robots, now)
         self._sent.clear()
         self._fed = {r.id: (self._wall(), r.mode) for r in robots}
         try:

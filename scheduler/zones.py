@@ -378,11 +378,15 @@ class ZonedDispatcher:
         (None: every zone). All or nothing on bad input."""
         groups: dict[str, list[DeliveryTask]] = {z: [] for z in self._zones}
         seen: set[str] = set()
+        # items already on a robot are planned by the robot's zone (its drop-off is forced onto it)
+        carried = {
+            t: self._robot_zone[r.id] for d in self._zones.values() for r in d.robots.values() for t in r.on_board
+        }
         for t in tasks:
             if t.id in self._task_zone or t.id in seen:
                 raise DispatchError(f"task {t.id}: already open")
             seen.add(t.id)
-            groups[self.zone_for(t)].append(t)
+            groups[carried.get(t.id) or self.zone_for(t)].append(t)
         at = at_s if at_s is not None else self.now_s
         for z, batch in groups.items():  # every batch checked before any zone takes its own
             if batch:

@@ -288,6 +288,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--campus", help="campus YAML (default: the shipped campus)")
     p.add_argument("--policy", choices=("ortools", "greedy"), default="ortools", help="dispatch policy")
     p.add_argument("--time-limit-s", type=float, default=0.5, help="full re-plan time limit, real s")
+    p.add_argument(
+        "--robots-per-zone",
+        type=int,
+        default=20,
+        help="plan fleets of 30+ robots in dispatch zones of about this many robots per tower group "
+        "(scheduler/zones.py, as the twin does); 0 = one dispatcher",
+    )
     p.add_argument("--time-scale", type=float, default=None, help="campus seconds per real second")
     p.add_argument("--clock-origin", type=float, default=None, help="epoch s where campus and wall time agree")
     p.add_argument("--warmup-s", type=float, default=2.0, help="listen this long before planning, real s")
@@ -309,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock = clock_from_args(args)
         campus = load_campus(args.campus) if args.campus else default_campus()
         policy = make_policy(args.policy, args.time_limit_s)
-        config = SchedulerConfig(state_period_s=args.state_period_s, commit_within_s=args.commit_within_s)
+        config = SchedulerConfig(
+            state_period_s=args.state_period_s,
+            commit_within_s=args.commit_within_s,
+            robots_per_zone=args.robots_per_zone,
+        )
         store = Store.open(args.database_url)
     except (ValueError, CampusError, StoreError) as exc:
         print(f"scheduler_node: error: {exc}", file=sys.stderr)

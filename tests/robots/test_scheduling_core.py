@@ -57,6 +57,7 @@ class World:
         policy: DispatchPolicy | None = None,
         config: SchedulerConfig | None = None,
         handover_timeout_s: float = 3600.0,
+        docks: list[str] | None = None,
     ) -> None:
         self.policy = policy or GreedyPolicy()
         self.config = config or SchedulerConfig(state_period_s=0.0)
@@ -65,12 +66,17 @@ class World:
         self.wall = FakeClock(0.0)
         self.robots = {
             rid: RobotDriverCore(
-                DriverConfig(rid, "DOCK", dwell_s=5.0, handover_timeout_s=handover_timeout_s),
+                DriverConfig(
+                    rid,
+                    docks[i % len(docks)] if docks else "DOCK",
+                    dwell_s=5.0,
+                    handover_timeout_s=handover_timeout_s,
+                ),
                 campus,
                 clock=self.wall,
                 start_at_s=T0,
             )
-            for rid in robot_ids
+            for i, rid in enumerate(robot_ids)
         }
         self.dead: set[str] = set()
         self.legs: dict[str, str] = {}
@@ -459,6 +465,8 @@ def test_cancel_retry_settings_are_checked_and_a_lift_lobby_is_planned_from_a_ne
         SchedulerConfig(cancel_retry_s=-1)
     with pytest.raises(ValueError, match="max_cancel_resends"):
         SchedulerConfig(max_cancel_resends=-1)
+    with pytest.raises(ValueError, match="robots_per_zone"):
+        SchedulerConfig(robots_per_zone=-1)
     assert planning_location(tiny_campus, "A@1") == "W1"
     assert planning_location(tiny_campus, "A@B1") == "DOCK"
     assert planning_location(tiny_campus, "A@2") in tiny_campus.locations  # no location on it: the building's
@@ -646,3 +654,37 @@ def test_leg_end_says_why_a_leg_ended() -> None:
     assert leg_end(report(LegOutcome.FAILED, "goal rejected by the robot")) is LegEnd.REFUSED
     assert leg_end(report(LegOutcome.FAILED, "robot R1 is busy with leg x; cancel it first")) is LegEnd.REFUSED
     assert [e for e in LegEnd if e.counts_as_failure] == [LegEnd.FAILED]
+
+
+def test_a_large_fleet_is_planned_in_dispatch_zones_like_the_twin(store: Store) -> None:
+    """With robots_per_zone set so the fleet makes two zones (the default 20 does from 30 robots),
+    the scheduler node plans per tower group as the twin does: every task is delivered, each by a
+    robot of its own zone, and the plan recorded covers both zones."""
+    from hospital_ops.campus import parse_campus
+    from hospital_ops.campus_gen import generate_campus
+    from scheduler import ZonedDispatcher
+
+    campus = parse_campus(generate_campus(1000), "<1,000 beds>")
+    wards = {b: [w.station for w in campus.wards if w.building == b] for b in ("T1", "T2")}
+    docks = ["T1-B1-DOCK1", "T2-B1-DOCK1"]
+    w = World(
+        campus,
+        store,
+        ["R1", "R2", "R3", "R4"],
+        config=SchedulerConfig(state_period_s=0.0, robots_per_zone=2),
+        docks=docks,
+    )
+    for i in range(6):
+        tower = "T1" if i % 2 else "T2"
+        add(store, f"T{i}", pickup="MT-01-PHARMACY", dropoff=wards[tower][i % len(wards[tower])])
+    for robot in w.robots.values():
+        w.core.on_robot_state(robot.snapshot())
+    w.run(w.core.start())
+    disp = w.core.dispatcher
+    assert isinstance(disp, ZonedDispatcher) and len(disp.zoning.zones) == 2
+    zone_of_task = {f"T{i}": disp.task_zone(f"T{i}") for i in range(6)}
+    w.until(lambda: all(s is TaskStatus.DELIVERED for s in statuses(store).values()))
+    for tid, zone in zone_of_task.items():
+        [loaded] = [e for e in store.custody_events(task_id=tid) if e.kind is CustodyKind.LOADED]
+        assert disp.robot_zone(loaded.robot_id) == zone, tid
+    assert {zone_of_task[f"T{i}"] for i in range(6)} == set(disp.zoning.ids)

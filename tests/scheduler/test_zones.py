@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import random
@@ -335,3 +336,19 @@ def test_whole_decisions_speak_for_the_whole_campus() -> None:
     assert set(z.members(z.zone_for(a))) | set(z.members(z.zone_for(b))) <= routed
     assert decision.commitments == z.commitments
     assert z.replan(NOW + 20, zones=[z.zone_for(a)]).scope is None
+
+
+def test_items_on_board_are_planned_by_their_robots_zone() -> None:
+    """Loading the open tasks (a restart) puts a task whose items are on a robot in that robot's
+    zone, whatever its own zone would be: its drop-off is forced onto that robot."""
+    robots = fleet(30)
+    docks = [d.id for d in campus().by_kind(LocationKind.DOCK)]
+    zoning = plan_zones(campus(), robots, robots_per_zone=10, docks=docks)
+    t = task("X", PHARMACY, station("T4"))
+    natural = zoning.task_zone(t)
+    carrier = next(r for z in zoning.zones if z.id != natural for r in z.robots)
+    robots = [r if r.id != carrier else dataclasses.replace(r, on_board=("X",)) for r in robots]
+    z = ZonedDispatcher.build(zoning, travel(), robots, policy=POLICY, now_s=NOW)
+    z.load([t], NOW)
+    assert z.task_zone("X") == z.robot_zone(carrier) != natural
+    assert z.plan is not None and z.plan.robot_for("X") == carrier
