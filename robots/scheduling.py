@@ -553,6 +553,11 @@ class SchedulerCore:
                 robot = dataclasses.replace(robot, on_board=())
             robots.append(robot)
         self._disp = self._new_dispatcher(robots, now)
+        if isinstance(self._disp, ZonedDispatcher):
+            out.notes.append(
+                "dispatch zones: "
+                + "; ".join(f"{z.id} ({' '.join(z.buildings)}): {' '.join(z.robots)}" for z in self._disp.zoning.zones)
+            )
         self._sent.clear()
         self._fed = {r.id: (self._wall(), r.mode) for r in robots}
         try:

@@ -96,9 +96,12 @@ class FleetStack:
         time_scale: float = 100.0,
         staff: Staff | None = None,
         commands: dict[str, list[str]] | None = None,
+        scheduler_args: tuple[str, ...] = (),
     ) -> None:
-        """``commands``: start these (name → argv) instead of the standard stack."""
+        """``commands``: start these (name → argv) instead of the standard stack; ``scheduler_args``:
+        extra arguments of the scheduler node."""
         self.tmp = tmp
+        self.scheduler_args = scheduler_args
         self.commands = commands
         self.n_robots = robots
         self.domain = 1 + (os.getpid() * 7 + next(_domains) * 13) % 101
@@ -141,7 +144,9 @@ class FleetStack:
         if name == "fleet_manager":
             return [*py, "robots.nodes.fleet_manager", *clock]
         if name == "scheduler":
-            return [*py, "robots.nodes.scheduler_node", "--policy", "greedy", "--warmup-s", "2", *clock]
+            return [
+                *py, "robots.nodes.scheduler_node", "--policy", "greedy", "--warmup-s", "2", *clock, *self.scheduler_args,
+            ]  # fmt: skip
         if name.startswith("R"):
             i = int(name[1:]) - 1
             return [

@@ -68,6 +68,32 @@ def test_five_robots_deliver_twenty_tasks(tmp_path: Path) -> None:
         assert set(robots) == {"R1", "R2", "R3", "R4", "R5"}
 
 
+def test_a_fleet_in_dispatch_zones_delivers_each_task_with_a_robot_of_its_zone(tmp_path: Path) -> None:
+    """The scheduler node with --robots-per-zone 2 plans 4 robots in 2 dispatch zones (tower groups,
+    as the twin does for 30+ robots): it logs the zones, every task is delivered with exactly two
+    custody events, and each by a robot of the zone of its tower."""
+    with FleetStack(tmp_path, robots=4, scheduler_args=("--robots-per-zone", "2")) as stack:
+        tasks = make_tasks(8, stack.clock.now_s())
+        for t in tasks:
+            stack.store.add_task(t, actor="nurse", pin=PIN)
+        stack.wait_until(lambda: "dispatch zones:" in stack.logs["scheduler"].read_text(), "the zones logged")
+        line = next(x for x in stack.logs["scheduler"].read_text().splitlines() if "dispatch zones:" in x)
+        zones: dict[str, set[str]] = {}  # building → robots of its zone
+        for part in line.split("dispatch zones:", 1)[1].split(";"):
+            head, robots = part.split(":")
+            buildings = head[head.index("(") + 1 : head.index(")")].split()
+            for b in buildings:
+                zones[b] = set(robots.split())
+        assert len({frozenset(r) for r in zones.values()}) == 2
+        stack.wait_until(lambda: all_final(stack), "every task delivered", timeout=150)
+        assert set(statuses(stack).values()) == {TaskStatus.DELIVERED}
+        kinds = custody_kinds(stack)
+        assert all(kinds[t.id] == [CustodyKind.LOADED, CustodyKind.DELIVERED] for t in tasks), kinds
+        for t in tasks:
+            tower = next(x for x in (t.pickup, t.dropoff) if x.startswith("T")).split("-")[0]
+            assert stack.store.get_task(t.id).robot_id in zones[tower], (t.id, tower)
+
+
 def test_robot_killed_mid_leg_hands_back_its_tasks(tmp_path: Path) -> None:
     """kill -9 a robot driving with items on board: it is declared lost, its unpicked tasks go to
     other robots and are delivered, its on-board items raise alerts (also in the store), no task lost."""
