@@ -668,6 +668,16 @@ class SchedulerCore:
             return out.extend(self._handle(TaskDelivered(ev.task_id, ev.robot_id, now), quiet=True))
         return out
 
+    def on_leg_result_lost(self, robot_id: str, leg_id: str) -> Outcome:
+        """The result of a leg this core sent will never come (the action server died, the
+        result request failed). Rebuild: the leg is then planned as done, and the robot's state
+        showing it over frees the robot (its hand-overs are known from custody events); without
+        this the robot would wait for that result forever and never get another leg."""
+        leg = self._inflight.get(robot_id)
+        if leg is None or leg.leg_id != leg_id:
+            return Outcome()  # its result came after all, or the leg was already dealt with
+        return self.rebuild(f"the result of leg {leg_id} of {robot_id} was lost")
+
     def on_leg_result(self, report: LegReport) -> Outcome:
         out = Outcome()
         leg = self._inflight.get(report.robot_id)

@@ -264,7 +264,9 @@ class SchedulerNode(Node):
     def _on_result(self, order: LegOrder, future: Future) -> None:
         self._leg_goals.pop((order.robot_id, order.leg_id), None)
         response = future.result()
-        if response is None:
+        if response is None:  # the result is lost (server gone): do not wait for it forever
+            self.get_logger().warning(f"leg {order.leg_id} of {order.robot_id}: result lost")
+            self._run(self.core.on_leg_result_lost(order.robot_id, order.leg_id))
             return
         report = convert.leg_report(order.robot_id, order.leg_id, response.result, response.status)
         self.get_logger().info(

@@ -93,6 +93,8 @@ class World:
         self.badges: dict[str, str] = {}
         #: Tasks whose hand-overs nobody comes to (the robot waits, then its leg fails).
         self.absent: set[str] = set()
+        #: Robots whose leg results are lost (the scheduler is told so instead of getting them).
+        self.results_lost: set[str] = set()
         #: Deliver each robot's state before its leg results, and those results only at the end of
         #: the step (after the poll and the tick), as over ROS where the state may arrive first.
         self.state_first = False
@@ -153,7 +155,10 @@ class World:
             if leg is not None and (result := robot.result_of(leg)) is not None:
                 del self.legs[rid]
                 report = LegReport(rid, leg, result.outcome, result.reason, result.loaded, result.delivered)
-                if self.state_first:
+                if rid in self.results_lost:
+                    self.run(self.core.on_robot_state(robot.snapshot()))
+                    self.run(self.core.on_leg_result_lost(rid, leg))
+                elif self.state_first:
                     held.append(report)
                 else:
                     self.run(self.core.on_leg_result(report))
@@ -688,3 +693,21 @@ def test_a_large_fleet_is_planned_in_dispatch_zones_like_the_twin(store: Store) 
         [loaded] = [e for e in store.custody_events(task_id=tid) if e.kind is CustodyKind.LOADED]
         assert disp.robot_zone(loaded.robot_id) == zone, tid
     assert {zone_of_task[f"T{i}"] for i in range(6)} == set(disp.zoning.ids)
+
+
+def test_a_lost_leg_result_does_not_leave_the_robot_waiting_forever(tiny_campus: Campus, store: Store) -> None:
+    """When a leg's result is lost (the action server died), the scheduler is told so: the robot
+    is freed once its state shows the leg over and goes on with the next tasks; every task is
+    delivered exactly once (the hand-overs are known from custody events)."""
+    for i in range(4):
+        add(store, f"T{i}", dropoff="W3" if i % 2 else "W1")
+    w = World(tiny_campus, store, ["R1"])
+    w.results_lost.add("R1")
+    for robot in w.robots.values():
+        w.core.on_robot_state(robot.snapshot())
+    w.run(w.core.start())
+    w.until(lambda: all(s is TaskStatus.DELIVERED for s in statuses(store).values()))
+    for i in range(4):
+        assert [e.kind for e in store.custody_events(task_id=f"T{i}")] == [CustodyKind.LOADED, CustodyKind.DELIVERED]
+    assert len(w.sent) >= 2 and not w.core.leg_failures()
+    assert w.core.on_leg_result_lost("R1", "no-such-leg").orders == []
