@@ -94,6 +94,9 @@ from scheduler.dispatcher import Decision, RobotAvailable
 
 log = logging.getLogger(__name__)
 
+#: Store alert kind recording a revoked leg until it is over (read back after a restart).
+REVOKED_ALERT = "robot.leg_revoked"
+
 #: (pin_hash, badges) that open a task's drawer at one stop (badges: argon2 hashes or station credentials).
 Credentials = tuple[str, frozenset[str]]
 #: (task id, stop kind) → the credentials of that stop; by default read from the store.
@@ -240,6 +243,8 @@ class _Revoked:
     #: Wall time (real seconds) of the last cancel sent.
     sent_wall: float
     resends: int = 0
+    #: The store alert that records the revocation (acknowledged when the leg is over).
+    alert_id: int | None = None
 
 
 @dataclass
@@ -412,6 +417,7 @@ class SchedulerCore:
         self._rebuilding = False
         for ev in store.custody_events():
             self._seen_custody.add(self._custody_key(ev))
+        self._load_revoked()
 
     # ---- views --------------------------------------------------------------------------------
     @property
@@ -816,7 +822,8 @@ class SchedulerCore:
             del self._inflight[rid]
         self._sent.pop(rid, None)
         self._cancel_asked.pop(leg.leg_id, None)  # its end is REVOKED now
-        self._revoked[leg.leg_id] = _Revoked(rid, leg, why, self.now_s(), self._wall())
+        alert_id = self._record_revoked(rid, leg.leg_id, why)
+        self._revoked[leg.leg_id] = _Revoked(rid, leg, why, self.now_s(), self._wall(), alert_id=alert_id)
         out.cancels.append((rid, leg.leg_id))
         out.notes.append(f"leg {leg.leg_id} of {rid} revoked ({why}): cancelling it")
 
@@ -825,6 +832,43 @@ class SchedulerCore:
         self._ended.add(leg_id)
         if not rv.leg.seen_running:
             self._revoked_over[leg_id] = rv
+        if rv.alert_id is not None:
+            try:
+                self.store.ack_alert(rv.alert_id, by=self.config.actor)
+            except StoreError as exc:
+                log.warning("could not close the alert of revoked leg %s: %s", leg_id, exc)
+
+    def _record_revoked(self, rid: str, leg_id: str, why: str) -> int | None:
+        """A revocation is an open store alert until the leg is over, so that a restarted scheduler
+        still knows the leg must not be adopted (and staff see why the robot's run was cancelled)."""
+        try:
+            alert = self.store.raise_alert(
+                REVOKED_ALERT,
+                f"robot {rid}: leg {leg_id} cancelled and its tasks re-planned ({why})",
+                subject=f"robot:{rid} leg:{leg_id}",
+                actor=self.config.actor,
+            )
+        except StoreError as exc:
+            log.warning("could not record revoked leg %s: %s", leg_id, exc)
+            return None
+        return alert.id
+
+    def _load_revoked(self) -> None:
+        """Revoked legs recorded by an earlier run (open alerts): never adopted, cancelled again
+        if a robot is seen running one, closed when it is seen off it."""
+        try:
+            alerts = self.store.list_alerts(open_only=True, kind=REVOKED_ALERT)
+        except StoreError as exc:
+            log.warning("could not read revoked legs: %s", exc)
+            return
+        now, wall = self.now_s(), self._wall()
+        for a in alerts:
+            robot, _, leg_id = a.subject.partition(" leg:")
+            rid = robot.removeprefix("robot:")
+            if not rid or not leg_id or leg_id in self._revoked:
+                continue
+            leg = _Leg(leg_id, decode_leg_id(leg_id) or [])
+            self._revoked[leg_id] = _Revoked(rid, leg, "before a restart", now, wall - 1e9, alert_id=a.id)
 
     def _resend_cancel(self, leg_id: str, rv: _Revoked, out: Outcome) -> None:
         if rv.resends >= self.config.max_cancel_resends:

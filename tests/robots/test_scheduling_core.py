@@ -711,3 +711,30 @@ def test_a_lost_leg_result_does_not_leave_the_robot_waiting_forever(tiny_campus:
         assert [e.kind for e in store.custody_events(task_id=f"T{i}")] == [CustodyKind.LOADED, CustodyKind.DELIVERED]
     assert len(w.sent) >= 2 and not w.core.leg_failures()
     assert w.core.on_leg_result_lost("R1", "no-such-leg").orders == []
+
+
+def test_a_restarted_scheduler_still_knows_a_revoked_leg(tiny_campus: Campus, store: Store) -> None:
+    """A scheduler restarted while a robot is lost reads the revoked leg back from the store (an
+    open alert staff see too): when the robot is back still driving it, the leg is not adopted but
+    cancelled, the task is delivered once by the robot it was re-planned to, and the alert is
+    closed once the robot is off the leg."""
+    add(store, "T1")
+    w = World(tiny_campus, store, ["R1", "R2"])
+    x, leg, y = _lose_while_driving(w, "T1")
+    [alert] = store.list_alerts(open_only=True, kind="robot.leg_revoked")
+    assert alert.subject == f"robot:{x} leg:{leg}"
+    w.core = w.new_core()  # restart while the robot is still out of reach
+    assert w.core.revoked() == {leg: x}
+    for rid, robot in w.robots.items():
+        if rid != x:
+            w.core.on_robot_state(robot.snapshot())
+    w.run(w.core.start())
+    w.silent.discard(x)
+    w.run(w.core.on_robot_state(w.robots[x].snapshot()))
+    w.run(w.core.on_robot_back(x))
+    assert leg not in w.core.adopted().values() and leg not in w.core.inflight().values()
+    assert (x, leg, True) in w.cancels
+    w.until(lambda: statuses(store)["T1"] is TaskStatus.DELIVERED)
+    assert _custody(store, "T1") == [(CustodyKind.LOADED, y), (CustodyKind.DELIVERED, y)]
+    w.until(lambda: not store.list_alerts(open_only=True, kind="robot.leg_revoked"))
+    assert w.core.revoked() == {}
