@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from hospital_ops import __version__
 from hospital_ops.campus import Campus, default_campus, load_campus
-from hospital_ops.config import Settings, require_secret
+from hospital_ops.config import Settings, hospital_zone, require_secret
 from hospital_ops.store import Store
 from ops_dashboard import live as _live  # noqa: F401  registers the Socket.IO handlers before any init_app
 from ops_dashboard.extensions import csrf, limiter, socketio
@@ -53,7 +53,9 @@ def create_app(
     )
     the_campus = campus or (load_campus(settings.campus_file) if settings.campus_file else default_campus())
     the_store = store or Store.open(settings.database_url_or_default())
-    app.extensions["hospital_ops"] = OpsContext(store=the_store, campus=the_campus, clock=clock)
+    app.extensions["hospital_ops"] = OpsContext(
+        store=the_store, campus=the_campus, clock=clock, tz=hospital_zone(settings, the_campus.timezone)
+    )
 
     csrf.init_app(app)
     limiter.init_app(app)

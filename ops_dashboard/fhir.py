@@ -750,11 +750,14 @@ def arrive(appointment_id: str) -> Response:
 @bp.post("/Appointment/$arrive")
 @fhir_roles("fhir.arrive")
 def arrive_patient() -> Response:
-    """Check a patient in for their booked appointment nearest to now (body: {"patient_id": ...})."""
+    """Check a patient in for their booked appointment of today, the hospital's local day, nearest
+    to now (body: {"patient_id": ...})."""
     patient_id, _ = _arrive_params()
     if patient_id is None:
         raise FhirInputError(Issue("patient_id", "is required (or call Appointment/<id>/$arrive)", "required"), 400)
-    arrival = so.arrive_appointment(ctx().store, actor=_actor(), patient_id=patient_id, now_s=ctx().now_s())
+    arrival = so.arrive_appointment(
+        ctx().store, actor=_actor(), patient_id=patient_id, now_s=ctx().now_s(), tz=ctx().tz
+    )
     return fhir_response(_arrival_json(arrival))
 
 

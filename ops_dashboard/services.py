@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from hospital_ops.campus import Campus, LocationKind
@@ -43,6 +43,8 @@ class OpsContext:
     store: Store
     campus: Campus
     clock: Callable[[], float] = time.time
+    #: The hospital's time zone: what "today" means (appointments).
+    tz: tzinfo = UTC
     #: Live fleet view pushed by the ROS bridge: robot id -> state dict; lift id -> state dict.
     fleet: dict[str, dict[str, Any]] = field(default_factory=dict)
     lifts: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -156,3 +156,24 @@ def test_bad_zone_in_the_campus_file_names_the_file(tmp_path: Path) -> None:
     del data["timezone"]
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     assert load_campus(path).timezone is None
+
+
+def test_fhir_arrive_by_patient_uses_the_hospital_day(
+    app: Flask, store: Store, his: dict[str, str], kiosk_token: str
+) -> None:
+    """``POST /fhir/Appointment/$arrive`` with only the patient (a kiosk of another vendor) takes
+    today's appointment in the hospital's time zone, not yesterday's nearer one."""
+    send(
+        app,
+        his,
+        patient("M-78"),
+        booked("AP-Y2", "M-78", "2026-11-26T23:00:00+08:00", "2026-11-26T23:20:00+08:00"),
+        booked("AP-T2", "M-78", "2026-11-27T10:00:00+08:00", "2026-11-27T10:20:00+08:00"),
+    )
+    [pid] = {a.patient_id for a in so.list_appointments(store)}
+    r = app.test_client().post(
+        "/fhir/Appointment/$arrive", json={"patient_id": pid}, headers={"Authorization": f"Bearer {kiosk_token}"}
+    )
+    assert r.status_code == 200, r.get_json()
+    appt = {p["name"]: p for p in r.get_json()["parameter"]}["appointment"]["resource"]
+    assert any(i["value"] == "AP-T2" for i in appt["identifier"]) and appt["status"] == "arrived"
