@@ -240,14 +240,21 @@ def _nearest_docks(campus: Campus, buildings: tuple[str, ...], docks: tuple[str,
     return tuple(d for d in docks if campus.locations[d].building == campus.locations[nearest].building)
 
 
+def _joined(plans: Sequence[Plan], at_s: int) -> Plan:
+    """Zones' plans as one campus plan (their robots and tasks are disjoint)."""
+    return Plan(
+        tuple(r for p in plans for r in p.routes),
+        {k: v for p in plans for k, v in p.unassigned.items()},
+        at_s,
+        plans[0].solver if plans else "",
+        sum(p.objective for p in plans),
+    )
+
+
 def _merged(decisions: Sequence[Decision], at_s: int) -> Decision:
-    routes = tuple(r for d in decisions for r in d.plan.routes)
-    unassigned = {k: v for d in decisions for k, v in d.plan.unassigned.items()}
-    solver = decisions[0].plan.solver if decisions else ""
-    plan = Plan(routes, unassigned, at_s, solver, sum(d.plan.objective for d in decisions))
     return Decision(
         at_s=at_s,
-        plan=plan,
+        plan=_joined([d.plan for d in decisions], at_s),
         commitments={k: v for d in decisions for k, v in d.commitments.items()},
         new_commitments={k: v for d in decisions for k, v in d.new_commitments.items()},
         alerts=tuple(a for d in decisions for a in d.alerts),
@@ -305,15 +312,7 @@ class ZonedDispatcher:
     def plan(self) -> Plan | None:
         """Every zone's current plan as one (None before the first decision)."""
         plans = [d.plan for d in self._zones.values() if d.plan is not None]
-        if not plans:
-            return None
-        return Plan(
-            tuple(r for p in plans for r in p.routes),
-            {k: v for p in plans for k, v in p.unassigned.items()},
-            max(p.created_s for p in plans),
-            plans[0].solver,
-            sum(p.objective for p in plans),
-        )
+        return _joined(plans, max(p.created_s for p in plans)) if plans else None
 
     @property
     def tasks(self) -> dict[str, DeliveryTask]:
