@@ -242,6 +242,16 @@ def _rounds(
     return out
 
 
+def ed_lab_priority(level: int) -> Priority:
+    """Priority of an ED patient's laboratory specimen by triage level."""
+    return Priority.STAT if level <= 3 else Priority.URGENT
+
+
+def ed_medication_priority(level: int) -> Priority:
+    """Priority of an ED patient's medication by triage level."""
+    return Priority.STAT if level <= 2 else Priority.URGENT if level == 3 else Priority.ROUTINE
+
+
 def ed_requests_for(level: int, at_s: float, site: Site, scenario: Scenario, rng: np.random.Generator) -> list[Request]:
     """Deliveries an ED patient of triage ``level`` causes on reaching a bay (drawn from ``rng``)."""
     ed = scenario.demand.ed
@@ -251,7 +261,7 @@ def ed_requests_for(level: int, at_s: float, site: Site, scenario: Scenario, rng
     u_lab, u_med = rng.random(2)
     out: list[Request] = []
     if u_lab < ed.lab_share[level - 1]:
-        p = Priority.STAT if level <= 3 else Priority.URGENT
+        p = ed_lab_priority(level)
         transit = int(scenario.demand.lab.max_transit_min * 60) if scenario.demand.lab.max_transit_min else None
         out.append(
             Request(
@@ -267,7 +277,7 @@ def ed_requests_for(level: int, at_s: float, site: Site, scenario: Scenario, rng
             )
         )
     if u_med < ed.medication_share[level - 1]:
-        p = Priority.STAT if level <= 2 else Priority.URGENT if level == 3 else Priority.ROUTINE
+        p = ed_medication_priority(level)
         out.append(
             Request(
                 at_s,

@@ -37,7 +37,14 @@ from hospital_ops.domain import (
     StopKind,
 )
 from sim.cases import DEPARTMENT_CLINIC, CaseMaker
-from sim.demand import Request, ed_requests_for, hourly_arrivals, ward_requests
+from sim.demand import (
+    Request,
+    ed_lab_priority,
+    ed_medication_priority,
+    ed_requests_for,
+    hourly_arrivals,
+    ward_requests,
+)
 from sim.metrics import Level, Tally
 from sim.policy import RateLimitedPolicy, product_policy
 from sim.scenario import Scenario
@@ -525,10 +532,8 @@ class Model:
             if spot is None or not site.lab:
                 continue
             n = arrivals * mix / total
-            lab_p = Priority.STAT if level <= 3 else Priority.URGENT
-            med_p = Priority.STAT if level <= 2 else Priority.URGENT if level == 3 else Priority.ROUTINE
-            add(spot, site.lab, lab_p, n * ed.lab_share[level - 1])
-            add(site.pharmacy, spot, med_p, n * ed.medication_share[level - 1])
+            add(spot, site.lab, ed_lab_priority(level), n * ed.lab_share[level - 1])
+            add(site.pharmacy, spot, ed_medication_priority(level), n * ed.medication_share[level - 1])
         self.zone_work = work
         views = [self._robot_view(r) for r in self.robots.values()]
         return plan_zones(campus, views, robots_per_zone=sc.planner.robots_per_zone, work=work, docks=site.docks)
