@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from action_msgs.msg import GoalStatus
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
 from hospital_ops_interfaces.action import ExecuteLeg
@@ -417,12 +418,6 @@ def task_msg(t: DeliveryTask) -> DeliveryTaskMsg:
     )
 
 
-#: action_msgs/GoalStatus values the scheduler reads (the driver's own result can be empty when a
-#: goal ends by cancel or abort, and an empty result reads as OUTCOME_DONE).
-GOAL_STATUS_CANCELED = 5
-GOAL_STATUS_ABORTED = 6
-
-
 def leg_report(robot_id: str, leg_id: str, result: ExecuteLeg.Result, status: int | None = None) -> LegReport:
     """The scheduler's view of an ExecuteLeg result; ``status`` (the goal's final GoalStatus)
     overrides an outcome that contradicts it: a cancelled goal is CANCELLED, an aborted one that
@@ -432,9 +427,10 @@ def leg_report(robot_id: str, leg_id: str, result: ExecuteLeg.Result, status: in
     except ValueError:
         outcome = LegOutcome.FAILED
     reason = result.reason
-    if status == GOAL_STATUS_CANCELED:
+    # the driver's own result can be empty when a goal ends by cancel or abort (it reads as DONE)
+    if status == GoalStatus.STATUS_CANCELED:
         outcome = LegOutcome.CANCELLED
-    elif status == GOAL_STATUS_ABORTED and outcome is LegOutcome.DONE:
+    elif status == GoalStatus.STATUS_ABORTED and outcome is LegOutcome.DONE:
         outcome, reason = LegOutcome.FAILED, reason or "aborted by the robot"
     return LegReport(
         robot_id=robot_id,

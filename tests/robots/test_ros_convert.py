@@ -122,13 +122,8 @@ def test_robot_state_round_trip_for_the_fleet_tracker(tiny_campus: Campus, pin_h
 def test_a_leg_result_is_read_with_its_goal_status(outcome: int, status: int | None, expected: str) -> None:
     """The goal's final status settles what the result alone cannot: an empty result of a
     cancelled goal is a cancel, of an aborted goal a failure."""
-    from action_msgs.msg import GoalStatus
     from hospital_ops_interfaces.action import ExecuteLeg
 
-    assert (convert.GOAL_STATUS_CANCELED, convert.GOAL_STATUS_ABORTED) == (
-        GoalStatus.STATUS_CANCELED,
-        GoalStatus.STATUS_ABORTED,
-    )
     report = convert.leg_report("R1", "L1", ExecuteLeg.Result(outcome=outcome), status)
     assert report.outcome.name == expected
     if (outcome, status) == (0, 6):
